@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Only python3 is assumed.
+SHELL := /bin/bash
+PY ?= python3
+# uv comes from PyPI into a private tools venv when it is not on PATH.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: demo test bootstrap sync postgres schemas lint format bench clean
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+bootstrap: $(UV)
+
+sync: bootstrap
+	$(UV) sync --frozen
+
+## The main job on the embedded default (sandbox on loopback, SQLite store, Airflow on SQLite).
+demo: sync
+	$(RUN) siapp-siasn demo
+
+## Install everything (PostgreSQL server binaries included) and run the whole suite.
+test: sync postgres
+	$(RUN) pytest $(PYTEST_ARGS)
+
+## Debian's PostgreSQL server binaries for the integration tests (pytest starts the server).
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+schemas: sync
+	$(RUN) python -m siapp_siasn.models.schemas
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: sync
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: sync postgres
+	$(RUN) siapp-siasn bench
+
+clean:
+	rm -rf .demo .pytest_cache .ruff_cache

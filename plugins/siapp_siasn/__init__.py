@@ -1,0 +1,3 @@
+"""SIAPP NV <-> SIASN integration hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Local emulators of the SIASN and SIAPP NV APIs (development and tests only)."""

@@ -1,0 +1,61 @@
+"""``sandbox`` commands (typer). The hub CLI mounts :data:`sandbox_app` as
+``siapp-siasn sandbox``; ``python -m siapp_sandbox`` runs it directly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["sandbox_app"]
+
+sandbox_app = typer.Typer(
+    no_args_is_help=True,
+    help="Local emulators of SIASN and SIAPP NV with a deterministic synthetic world.",
+)
+
+
+@sandbox_app.callback()
+def _root() -> None:
+    """Local emulators of SIASN and SIAPP NV with a deterministic synthetic world."""
+
+
+@sandbox_app.command()
+def serve(
+    siasn_port: Annotated[int, typer.Option(help="SIASN port (0 = any free port)")] = 8081,
+    siapp_port: Annotated[int, typer.Option(help="SIAPP NV port (0 = any free port)")] = 8082,
+    employees: Annotated[int, typer.Option(min=1, help="number of employees")] = 3000,
+    seed: Annotated[int, typer.Option(help="world seed")] = 1,
+    ivb_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of golongan IV/b and above")
+    ] = 0.08,
+    faults: Annotated[
+        str, typer.Option(help="fault profile (none, flaky, slow, drift) or a JSON object")
+    ] = "none",
+    host: Annotated[str, typer.Option(help="bind address (keep it on loopback)")] = "127.0.0.1",
+    static_sso_token: Annotated[
+        str | None, typer.Option(help="static SSO token accepted on Auth: bearer ('' = none)")
+    ] = None,
+) -> None:
+    """Serve both sandbox APIs in one process until interrupted."""
+    from .common import parse_faults
+    from .server import SandboxServeError, run
+
+    try:
+        parse_faults(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    try:
+        run(
+            employees=employees,
+            seed=seed,
+            ivb_share=ivb_share,
+            faults=faults,
+            host=host,
+            siasn_port=siasn_port,
+            siapp_port=siapp_port,
+            static_sso_token=static_sso_token,
+        )
+    except SandboxServeError as exc:
+        typer.echo(f"siapp-sandbox: {exc}", err=True)
+        raise typer.Exit(1) from exc
