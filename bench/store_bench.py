@@ -1,0 +1,267 @@
+"""Throughput of the store's ASN upsert on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/store_bench.py                  # both, 20,000 rows, batches of 1,000
+    .venv/bin/python bench/store_bench.py --rows 50000 --backend postgresql
+    .venv/bin/python bench/store_bench.py --pg-url postgresql://user@host/db   # existing server
+
+Without ``--pg-url`` a throw-away PostgreSQL server is started (tests/fixtures/postgres.py) with
+durable default settings (fsync on) and removed afterwards. Each backend runs three passes
+over the same employees: initial load (insert + history + family), an unchanged rerun (no-op
+detection) and a pass where 10% of the records changed (SCD2 close/open). Rows/s counts ASN
+rows handed to ``apply_asn_batch``; every batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from siapp_siasn.store import AsnRow, FamilyMember, Store  # noqa: E402
+from siapp_siasn.store.types import canonical_json  # noqa: E402
+
+T0 = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC)
+console = Console(width=110)
+
+
+def _nip(i: int) -> str:
+    birth = dt.date(1965, 1, 1) + dt.timedelta(days=i // 999)
+    return f"{birth:%Y%m%d}{1990 + i % 20}0{1 + i % 9}{1 + i % 2}{i % 999 + 1:03d}"
+
+
+def make_row(i: int, version: int = 0, family: bool = True) -> AsnRow:
+    """A synthetic employee with a realistic data-utama payload (~45 string fields)."""
+    nip = _nip(i)
+    gol = "42" if version == 0 else "43"
+    payload = {
+        "id": hashlib.md5(nip.encode(), usedforsecurity=False).hexdigest(),
+        "nipBaru": nip,
+        "nipLama": f"01{i:07d}",
+        "nama": f"PEGAWAI NOMOR {i}",
+        "gelarDepan": "Dr." if i % 4 == 0 else "",
+        "gelarBelakang": "M.Si",
+        "tempatLahir": "Bandung",
+        "tglLahir": f"{nip[6:8]}-{nip[4:6]}-{nip[0:4]}",
+        "jenisKelamin": "M" if nip[14] == "1" else "F",
+        "agamaId": "1",
+        "nik": f"3273{i:012d}",
+        "email": f"p{i}@example.org",
+        "emailGov": f"p{i}@setneg.go.id",
+        "noHp": f"0812{i:08d}",
+        "alamat": f"Jl. Merdeka {i}",
+        "jenisPegawaiId": "1",
+        "kedudukanPnsId": "01",
+        "statusPegawai": "PNS",
+        "instansiIndukId": "A5EB03E23BFBF6A0E040640A040252AD",
+        "instansiIndukNama": "Kementerian Sekretariat Negara",
+        "instansiKerjaId": "A5EB03E23BFBF6A0E040640A040252AD",
+        "satuanKerjaKerjaId": "B5EB03E23BFBF6A0E040640A040252AD",
+        "unorId": f"{i % 500:032x}",
+        "unorNama": f"Direktorat {i % 500}",
+        "jenisJabatanId": "1",
+        "jabatanNama": f"Direktur {i % 500}",
+        "jabatanFungsionalId": "",
+        "jabatanFungsionalNama": "",
+        "eselonId": "21",
+        "tmtJabatan": "02-01-2020",
+        "golRuangAwalId": "31",
+        "golRuangAkhirId": gol,
+        "golRuangAkhir": "IV/b" if version == 0 else "IV/c",
+        "pangkatAkhir": "Pembina Tingkat I",
+        "tmtGolAkhir": "01-04-2019" if version == 0 else "01-04-2026",
+        "tmtCpns": "01-03-1998",
+        "tmtPns": "01-03-1999",
+        "tmtPensiun": "01-04-2032",
+        "bupPensiun": "60",
+        "mkTahun": "21",
+        "mkBulan": "3",
+        "pendidikanTerakhirId": "C5EB03E23BFBF6A0E040640A040252AD",
+        "tkPendidikanTerakhirId": "45",
+        "jenisKawinId": "2",
+        "jumlahAnak": "2",
+        "kpknId": "D5EB03E23BFBF6A0E040640A040252AD",
+        "lokasiKerjaId": "E5EB03E23BFBF6A0E040640A040252AD",
+        "path": {"": ""},
+    }
+    members = None
+    if family:
+        members = [
+            FamilyMember("pasangan", f"s{i}", f"PASANGAN {i}", dt.date(1970, 1, 1), "F", "1", "1",
+                         dt.date(1995, 6, 1), None, None, {"statusNikah": "1"}),
+            FamilyMember("anak", f"a{i}", f"ANAK A {i}", dt.date(1997, 1, 1), "M", "1", "1"),
+            FamilyMember("anak", f"b{i}", f"ANAK B {i}", dt.date(2000, 1, 1), "F", "1", "1"),
+            FamilyMember("ibu", f"i{i}", f"IBU {i}", dt.date(1945, 1, 1), "F", "0"),
+        ]  # fmt: skip
+    return AsnRow(
+        nip=nip,
+        record_hash=hashlib.sha256(canonical_json(payload)).hexdigest(),
+        payload=payload,
+        family=members,
+        family_hash=hashlib.sha256(f"fam-{i}".encode()).hexdigest() if family else None,
+        pns_id=payload["id"],
+        nip_lama=payload["nipLama"],
+        nama=payload["nama"],
+        gelar_depan=payload["gelarDepan"] or None,
+        gelar_belakang=payload["gelarBelakang"],
+        tempat_lahir=payload["tempatLahir"],
+        tgl_lahir=dt.date(int(nip[:4]), int(nip[4:6]), int(nip[6:8])),
+        jenis_kelamin=payload["jenisKelamin"],
+        agama_id="1",
+        jenis_pegawai_id="1",
+        kedudukan_pns_id="01",
+        status_pegawai="PNS",
+        instansi_induk_id=payload["instansiIndukId"],
+        instansi_induk_nama=payload["instansiIndukNama"],
+        instansi_kerja_id=payload["instansiKerjaId"],
+        satuan_kerja_id=payload["satuanKerjaKerjaId"],
+        unor_id=payload["unorId"],
+        unor_nama=payload["unorNama"],
+        jenis_jabatan_id="1",
+        jabatan_nama=payload["jabatanNama"],
+        eselon_id="21",
+        tmt_jabatan=dt.date(2020, 1, 2),
+        gol_ruang_awal_id="31",
+        gol_ruang_akhir_id=gol,
+        pangkat_akhir=payload["pangkatAkhir"],
+        tmt_gol_akhir=dt.date(2019, 4, 1) if version == 0 else dt.date(2026, 4, 1),
+        tmt_cpns=dt.date(1998, 3, 1),
+        tmt_pns=dt.date(1999, 3, 1),
+        tmt_pensiun=dt.date(2032, 4, 1),
+        bup_pensiun=60,
+        mk_tahun=21,
+        mk_bulan=3,
+        tk_pendidikan_terakhir_id="45",
+        jenis_kawin_id="2",
+        jumlah_anak=2,
+        lokasi_kerja_id=payload["lokasiKerjaId"],
+    )
+
+
+def run_pass(
+    store: Store, label: str, rows: list[AsnRow], batch: int, as_of: dt.datetime, fast: bool
+) -> tuple[float, dict[str, int]]:
+    totals: dict[str, int] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(label, total=len(rows))
+        start = time.perf_counter()
+        for k in range(0, len(rows), batch):
+            part = rows[k : k + batch]
+            counts = store.apply_asn_batch(
+                part,
+                "bench",
+                as_of,
+                checkpoint=("bench", label, k // batch, {"offset": k + len(part)}),
+                fast_path=fast,
+            )
+            for key, value in counts.as_dict().items():
+                totals[key] = totals.get(key, 0) + value
+            progress.advance(task, len(part))
+        elapsed = time.perf_counter() - start
+    return elapsed, totals
+
+
+@contextmanager
+def postgres(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    from tests.fixtures.postgres import running_postgres
+
+    with running_postgres(fast=False) as server:
+        yield server.create_database("siapp_bench")
+
+
+def bench_backend(name: str, url: str, rows: int, batch: int, fast: bool, family: bool) -> list:
+    store = Store(url, hash_key="bench")
+    store.migrate()
+    base = [make_row(i, family=family) for i in range(rows)]
+    changed = [
+        make_row(i, version=1, family=family) if i % 10 == 0 else base[i] for i in range(rows)
+    ]
+    results = []
+    try:
+        for label, data, as_of in (
+            ("initial load", base, T0),
+            ("unchanged rerun", base, T0 + dt.timedelta(days=1)),
+            ("10% changed", changed, T0 + dt.timedelta(days=2)),
+        ):
+            elapsed, totals = run_pass(store, f"{name}: {label}", data, batch, as_of, fast)
+            results.append((name, label, len(data), elapsed, totals))
+        stats = store.stats()
+        assert stats["asn"]["active"] == rows
+        assert stats["asn_history"] == {"rows": rows + rows // 10 + (rows % 10 > 0), "open": rows}
+    finally:
+        store.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
+    parser.add_argument(
+        "--pg-url", help="use this PostgreSQL database instead of a temporary server"
+    )
+    parser.add_argument("--no-family", action="store_true", help="ASN rows only, no family members")
+    parser.add_argument(
+        "--generic-pg", action="store_true", help="also run PostgreSQL without COPY"
+    )
+    args = parser.parse_args()
+    family = not args.no_family
+    results = []
+    if args.backend in ("all", "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite"
+            results += bench_backend("sqlite", url, args.rows, args.batch, False, family)
+    if args.backend in ("all", "postgresql"):
+        with postgres(args.pg_url) as url:
+            results += bench_backend("postgresql COPY", url, args.rows, args.batch, True, family)
+            if args.generic_pg:
+                other = Store(url, hash_key="bench")
+                with other.engine.begin() as c:
+                    for t in ("asn_family", "asn_history", "asn", "checkpoint"):
+                        c.exec_driver_sql(f"DELETE FROM {t}")
+                other.close()
+                results += bench_backend(
+                    "postgresql executemany", url, args.rows, args.batch, False, family
+                )
+    table = Table(
+        title=f"apply_asn_batch, batches of {args.batch}, family={'yes' if family else 'no'}"
+    )
+    for col in (
+        "backend",
+        "pass",
+        "rows",
+        "seconds",
+        "rows/s",
+        "inserted",
+        "updated",
+        "unchanged",
+        "history",
+    ):
+        table.add_column(col, justify="right" if col not in ("backend", "pass") else "left")
+    for name, label, n, elapsed, totals in results:
+        table.add_row(
+            name, label, f"{n:,}", f"{elapsed:.2f}", f"{n / elapsed:,.0f}",
+            f"{totals['inserted']:,}", f"{totals['updated']:,}", f"{totals['unchanged']:,}",
+            f"{totals['history_rows']:,}",
+        )  # fmt: skip
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""SQLAlchemy 2 Core tables of the hub's store.
+
+This module is the live description of the schema; the Alembic migrations under
+``migrations/versions`` create it (a test checks the two agree on every dialect).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from siapp_siasn.store.types import BigId, JSONType, RawJSON, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Alembic's version table for this store (kept apart from Airflow's ``alembic_version``).
+VERSION_TABLE = "siapp_siasn_alembic_version"
+
+FAMILY_RELATIONS = ("pasangan", "anak", "ayah", "ibu")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead")
+
+
+def _asn_typed_columns() -> list[tuple[str, Any]]:
+    """The typed subset of SIASN data-utama, in a fixed order (without ``nip``)."""
+    s = sa.String
+    return [
+        ("pns_id", s(64)),
+        ("nip_lama", s(32)),
+        ("nama", s(255)),
+        ("gelar_depan", s(64)),
+        ("gelar_belakang", s(128)),
+        ("tempat_lahir", s(128)),
+        ("tgl_lahir", sa.Date()),
+        ("jenis_kelamin", s(1)),
+        ("agama_id", s(16)),
+        ("jenis_pegawai_id", s(16)),
+        ("kedudukan_pns_id", s(8)),
+        ("status_pegawai", s(32)),
+        ("instansi_induk_id", s(64)),
+        ("instansi_induk_nama", s(255)),
+        ("instansi_kerja_id", s(64)),
+        ("satuan_kerja_id", s(64)),
+        ("unor_id", s(64)),
+        ("unor_nama", s(255)),
+        ("jenis_jabatan_id", s(8)),
+        ("jabatan_nama", s(255)),
+        ("jabatan_fungsional_id", s(64)),
+        ("jabatan_fungsional_nama", s(255)),
+        ("eselon_id", s(8)),
+        ("tmt_jabatan", sa.Date()),
+        ("gol_ruang_awal_id", s(8)),
+        ("gol_ruang_akhir_id", s(8)),
+        ("pangkat_akhir", s(64)),
+        ("tmt_gol_akhir", sa.Date()),
+        ("tmt_cpns", sa.Date()),
+        ("tmt_pns", sa.Date()),
+        ("tmt_pensiun", sa.Date()),
+        ("bup_pensiun", sa.Integer()),
+        ("mk_tahun", sa.Integer()),
+        ("mk_bulan", sa.Integer()),
+        ("pendidikan_terakhir_id", s(64)),
+        ("tk_pendidikan_terakhir_id", s(8)),
+        ("jenis_kawin_id", s(8)),
+        ("jumlah_anak", sa.Integer()),
+        ("lokasi_kerja_id", s(64)),
+    ]
+
+
+#: Names of the typed data-utama columns of ``asn`` and ``asn_history`` (``nip`` excluded).
+ASN_TYPED_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _asn_typed_columns())
+
+
+def _typed() -> list[sa.Column[Any]]:
+    return [sa.Column(name, type_, nullable=True) for name, type_ in _asn_typed_columns()]
+
+
+referensi = sa.Table(
+    "referensi",
+    metadata,
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("nama", sa.String(512)),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+asn = sa.Table(
+    "asn",
+    metadata,
+    sa.Column("nip", sa.String(32), primary_key=True),
+    *_typed(),
+    sa.Column("payload", RawJSON, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("family_hash", sa.String(64)),
+    sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("departed_on", sa.Date()),
+    sa.Column("departure_reason", sa.String(64)),
+    sa.Column("source_updated", sa.Date()),
+    sa.Column("run_id", sa.String(255)),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "gol_ruang_akhir_id"),
+    sa.Index(None, "instansi_kerja_id"),
+)
+
+# asn_history and asn_family carry no foreign key to asn: the store writes them only in the
+# transaction that upserts the asn row, and asn rows are never deleted; a per-row FK check
+# cost about a third of the bulk insert time. Store.quality_counts() reports orphans.
+asn_history = sa.Table(
+    "asn_history",
+    metadata,
+    sa.Column("nip", sa.String(32), primary_key=True),
+    sa.Column("valid_from", UTCDateTime(), primary_key=True),
+    sa.Column("valid_to", UTCDateTime()),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("is_active", sa.Boolean(), nullable=False),
+    sa.Column("departed_on", sa.Date()),
+    sa.Column("departure_reason", sa.String(64)),
+    sa.Column("run_id", sa.String(255)),
+    *_typed(),
+    sa.Column("payload", RawJSON, nullable=False),
+    sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+    # exactly one open version per NIP
+    sa.Index(
+        "uq_asn_history_open",
+        "nip",
+        unique=True,
+        postgresql_where=sa.text("valid_to IS NULL"),
+        sqlite_where=sa.text("valid_to IS NULL"),
+    ),
+)
+
+asn_family = sa.Table(
+    "asn_family",
+    metadata,
+    sa.Column("nip", sa.String(32), primary_key=True),
+    sa.Column("relation", sa.String(16), primary_key=True),
+    sa.Column("ordinal", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("member_id", sa.String(64)),
+    sa.Column("nama", sa.String(255)),
+    sa.Column("tgl_lahir", sa.Date()),
+    sa.Column("jenis_kelamin", sa.String(1)),
+    sa.Column("status_hidup", sa.String(8)),
+    sa.Column("status_hubungan", sa.String(8)),
+    sa.Column("tgl_menikah", sa.Date()),
+    sa.Column("tgl_cerai", sa.Date()),
+    sa.Column("orang_tua_id", sa.String(64)),
+    sa.Column("payload", RawJSON, nullable=False),
+    sa.Column("run_id", sa.String(255)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(
+        "relation IN ('pasangan', 'anak', 'ayah', 'ibu')",
+        name="relation",
+    ),
+)
+
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+checkpoint = sa.Table(
+    "checkpoint",
+    metadata,
+    sa.Column("run_key", sa.String(255), primary_key=True),
+    sa.Column("step", sa.String(128), primary_key=True),
+    sa.Column("batch_no", sa.Integer(), nullable=False),
+    sa.Column("state", JSONType, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("entity_kind", sa.String(64), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(255), nullable=False),
+    sa.Column("detail", sa.Text()),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # a retried task quarantines the same record once per run
+    sa.UniqueConstraint("run_id", "flow", "entity_kind", "key_hash", "reason"),
+    sa.Index(None, "flow", "reason"),
+    sa.Index(None, "created_at"),
+)
+
+lineage = sa.Table(
+    "lineage",
+    metadata,
+    sa.Column("lineage_id", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("dag_id", sa.String(250)),
+    sa.Column("run_id", sa.String(250)),
+    sa.Column("task_id", sa.String(250)),
+    sa.Column("try_number", sa.Integer()),
+    sa.Column("record", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "dag_id", "run_id"),
+    sa.Index(None, "flow", "created_at"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.String(128), nullable=False),
+    sa.Column("version_hash", sa.String(64), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime()),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("response", JSONType),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(
+        "status IN ('pending', 'sending', 'sent', 'failed', 'dead')",
+        name="status",
+    ),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "flow", "entity_id"),
+)
+
+usulan_lifecycle = sa.Table(
+    "usulan_lifecycle",
+    metadata,
+    sa.Column("usulan_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64)),
+    sa.Column("jenis", sa.String(32)),
+    sa.Column("kategori_jabatan", sa.String(32)),
+    sa.Column("nip", sa.String(32)),
+    sa.Column("instansi_id", sa.String(64)),
+    sa.Column("bkn_usulan_id", sa.String(64)),
+    sa.Column("status", sa.String(32), nullable=False, server_default="baru"),
+    sa.Column("status_bkn", sa.String(8)),
+    sa.Column("status_bkn_nama", sa.String(255)),
+    sa.Column("hasil_verifikasi", sa.String(8)),
+    sa.Column("no_pertek", sa.String(128)),
+    sa.Column("tgl_pertek", sa.Date()),
+    sa.Column("no_ralat_pertek", sa.String(128)),
+    sa.Column("tgl_ralat_pertek", sa.Date()),
+    sa.Column("no_keppres", sa.String(128)),
+    sa.Column("tgl_keppres", sa.Date()),
+    sa.Column("submitted_at", UTCDateTime()),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("bkn_verified_at", UTCDateTime()),
+    sa.Column("pertek_at", UTCDateTime()),
+    sa.Column("ralat_at", UTCDateTime()),
+    sa.Column("setneg_verified_at", UTCDateTime()),
+    sa.Column("keppres_at", UTCDateTime()),
+    sa.Column("keppres_sent_at", UTCDateTime()),
+    sa.Column("keppres_applied_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "status"),
+    sa.Index(None, "nip"),
+)
+
+document_ledger = sa.Table(
+    "document_ledger",
+    metadata,
+    sa.Column("doc_id", sa.String(128), primary_key=True),
+    sa.Column("usulan_id", sa.String(64)),
+    sa.Column("jenis", sa.String(64)),
+    sa.Column("direction", sa.String(32), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("size", sa.BigInteger()),
+    sa.Column("source_system", sa.String(16), nullable=False),
+    sa.Column("source_ref", sa.String(512)),
+    sa.Column("target_system", sa.String(16), nullable=False),
+    sa.Column("target_dok_id", sa.String(128)),
+    sa.Column("target_dok_uri", sa.String(512)),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("transferred_at", UTCDateTime()),
+    sa.Column("verified_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "usulan_id"),
+    sa.Index(None, "status"),
+)
+
+#: Read-only views for SIAPP NV consumers, created by migration 0002.
+VIEWS: tuple[str, ...] = ("v_referensi", "v_asn_current", "v_asn_family", "v_asn_history")
+
+#: The role that may read the views on PostgreSQL (created when the migrating user may).
+READER_ROLE = "siapp_nv_reader"
