@@ -1,0 +1,88 @@
+"""Nightly pull of ASN golongan IV/b and above (F1) and SIASN reference data (F2).
+
+Wiring and schedule only: the work lives in `siapp_siasn.flows.asn_pull`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param
+from siapp_siasn.assets import ASN_ASSET, REFERENSI_ASSET
+from siapp_siasn.operators.siasn import (
+    AsnQualityCheckOperator,
+    SiasnAsnPullOperator,
+    SiasnReferensiOperator,
+)
+
+DOC_MD = """
+### `siasn_asn_daily` — flows F1 and F2 of the PKS
+
+Pulls, every night (Asia/Jakarta), SIASN reference data and the data utama + data keluarga of
+every ASN of **golongan IV/b (42) and above** from all agencies into the hub's store, which SIAPP
+NV reads through read-only views (`v_asn_current`, `v_asn_family`, `v_referensi`).
+
+**Tasks**
+
+1. `pull_referensi` — every reference table (golongan, instansi, unor, eselon, …); rows missing
+   from a full pull are marked inactive. Asset `siasn://referensi`.
+2. `pull_asn` — enumerates employees IV/b+ changed since the watermark (a full sweep weekly, on
+   `full_refresh`, or when there is no watermark; only the NIPs in `nips` when given), fetches
+   data-utama, pasangan, anak and ortu concurrently, validates them, and writes them in batches:
+   current rows upserted, an SCD2 history row only when the record hash changes, family members
+   replaced per employee atomically. Departures (absent from a full sweep, or kedudukan hukum
+   pensiun / diberhentikan / wafat) are marked inactive with a date, never deleted. Bad records
+   are quarantined with a reason. A checkpoint per batch lets a killed or retried task resume
+   where it stopped; the watermark moves only after the last commit, and not at all when some
+   employees could not be fetched. Asset `siasn://asn`.
+3. `quality_checks` — golongan and agency ids exist in the reference tables, NIP format, and the
+   quarantine rate of this run is below `max_quarantine_rate`; otherwise the task fails with counts.
+
+Every task returns a lineage record (XCom `return_value`), stores it in the `lineage` table and
+attaches it to its Asset event. No personal data is logged or put in XCom.
+
+**Params**
+
+| param | meaning |
+|---|---|
+| `full_refresh` | sweep all IV/b+ employees, not only changes; the absent become departed |
+| `nips` | re-pull only these NIPs (no enumeration, watermark untouched) |
+| `batch_size` | employees per committed batch (one checkpoint each) |
+| `max_quarantine_rate` | the share of quarantined records above which `quality_checks` fails |
+"""
+
+with DAG(
+    dag_id="siasn_asn_daily",
+    description="F1 + F2: ASN golongan IV/b+ (data utama, keluarga) and reference data from SIASN",
+    schedule="0 1 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Jakarta"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    doc_md=DOC_MD,
+    tags=["siasn", "F1", "F2"],
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    params={
+        "full_refresh": Param(False, type="boolean", description="Sweep all IV/b+ employees"),
+        "nips": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^[0-9]{18}$"},
+            description="Re-pull only these NIPs",
+        ),
+        "batch_size": Param(500, type="integer", minimum=1, maximum=5000),
+        "max_quarantine_rate": Param(0.02, type="number", minimum=0, maximum=1),
+    },
+) as dag:
+    referensi = SiasnReferensiOperator(task_id="pull_referensi", outlets=[REFERENSI_ASSET])
+    asn = SiasnAsnPullOperator(
+        task_id="pull_asn",
+        full_refresh="{{ params.full_refresh }}",
+        nips="{{ params.nips }}",
+        batch_size="{{ params.batch_size }}",
+        outlets=[ASN_ASSET],
+    )
+    quality = AsnQualityCheckOperator(
+        task_id="quality_checks",
+        max_quarantine_rate="{{ params.max_quarantine_rate }}",
+    )
+    referensi >> asn >> quality

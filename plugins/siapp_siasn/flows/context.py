@@ -1,0 +1,24 @@
+"""Run identity handed from an operator (or a CLI, test or benchmark) to a pure flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass
+class RunContext:
+    dag_id: str = "cli"
+    run_id: str = "manual"
+    task_id: str = "flow"
+    try_number: int = 1
+    upstream: list[str] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: progress callback (done, total): logged percentages in tasks, a bar in the CLI
+    progress: Callable[[int, int], None] | None = None
+
+    @property
+    def run_key(self) -> str:
+        """Checkpoints are per DAG run and task: a retry of the same run resumes."""
+        return f"{self.dag_id}/{self.run_id}/{self.task_id}"
