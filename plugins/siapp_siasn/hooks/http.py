@@ -1,0 +1,696 @@
+"""Async API client core shared by the SIASN and SIAPP NV clients (pure: no Airflow).
+
+One :class:`ApiClient` = one ``aiohttp.ClientSession`` for a run, with
+
+- bounded concurrency (a semaphore; the connection pool is sized to match),
+- a shared client-side rate limiter (:class:`~siapp_siasn.hooks.ratelimit.RateLimiter`),
+- retries with exponential backoff and full jitter (tenacity) on connection errors, timeouts,
+  5xx, 429 and truncated or unparseable JSON bodies, honouring ``Retry-After`` (seconds or an
+  HTTP date); 429s beyond a sporadic few also slow the shared limiter down to what the server
+  accepts,
+- bearer tokens from a :class:`~siapp_siasn.hooks.auth.TokenAuth`, refreshed once on a 401,
+- counters for lineage (:meth:`ApiClient.metrics`).
+
+Callers pass an endpoint TEMPLATE plus path parameters
+(``get("/apisiasn/1.0/pns/data-utama/{nip}", nip=nip)``); logs, errors and metrics only ever
+show the template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import logging
+import random
+import re
+import ssl
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+)
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from siapp_siasn.hooks.auth import TokenAuth
+from siapp_siasn.hooks.errors import ApiError, redact
+from siapp_siasn.hooks.metrics import ClientMetrics
+from siapp_siasn.hooks.ratelimit import RateLimiter
+
+__all__ = [
+    "ApiClient",
+    "ApiResponse",
+    "FilePart",
+    "bounded_map",
+    "build_ssl_context",
+    "parse_retry_after",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = "siapp-siasn-hub/0.1"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_LOGGED_RETRIES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """One file of a multipart body."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/pdf"
+
+
+@dataclass(slots=True)
+class ApiResponse:
+    """A response read in full: status, headers, body and the parsed JSON (if any)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    endpoint: str
+    data: Any = None
+    is_json: bool = False
+    elapsed_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def build_ssl_context(verify: bool | str | Path) -> ssl.SSLContext | bool:
+    """``True`` → the system trust store; a path → that CA bundle (file or directory);
+    ``False`` → no verification (only for development)."""
+    if verify is False:
+        return False
+    if verify is True:
+        return ssl.create_default_context()
+    path = Path(verify)
+    if path.is_dir():
+        return ssl.create_default_context(capath=str(path))
+    if path.is_file():
+        return ssl.create_default_context(cafile=str(path))
+    raise ValueError("verify: CA bundle path does not exist")
+
+
+async def bounded_map(
+    fn: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    limit: int,
+) -> AsyncIterator[tuple[T, R | Exception]]:
+    """Run ``fn`` over ``items`` with at most ``limit`` tasks pending; yield ``(item, result)``
+    in completion order. An exception is yielded as the result (one bad item never stops the
+    batch); cancellation propagates and leaving the loop early cancels what is pending."""
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    pending: dict[asyncio.Task[R], T] = {}
+    if isinstance(items, AsyncIterable):
+        aiter_ = items.__aiter__()
+        it = None
+    else:
+        aiter_ = None
+        it = iter(items)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < limit:
+                try:
+                    item = await anext(aiter_) if aiter_ is not None else next(it)  # type: ignore[arg-type]
+                except (StopIteration, StopAsyncIteration):
+                    exhausted = True
+                    break
+                pending[asyncio.ensure_future(fn(item))] = item
+            if not pending:
+                return
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                item = pending.pop(task)
+                exc = task.exception()
+                if exc is not None:
+                    if not isinstance(exc, Exception):
+                        raise exc
+                    yield item, exc
+                else:
+                    yield item, task.result()
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _error_text(data: Any, body: bytes) -> str:
+    """Short server message from an error body, whatever the API's error shape."""
+    if isinstance(data, dict):
+        parts = []
+        for key in ("Error", "error", "Message", "message", "error_description", "detail"):
+            val = data.get(key)
+            if isinstance(val, str | int | float) and str(val):
+                parts.append(str(val))
+        if "code" in data and not parts:
+            parts.append(f"code={data.get('code')}")
+        if parts:
+            return ": ".join(dict.fromkeys(parts))
+    if body:
+        return body[:120].decode("utf-8", "replace")
+    return "empty body"
+
+
+class ApiClient:
+    """Async HTTP client core. Use as ``async with ApiClient(...) as c:`` (one session per run).
+
+    :param base_url: scheme + host (+ optional path prefix); templates are appended to it.
+    :param name: label in logs and metrics (``siasn``, ``siapp``).
+    :param auth: which tokens to send on which templates; ``None`` sends none.
+    :param verify: TLS verification: ``True`` (default), ``False``, or a CA bundle path.
+    :param timeout: seconds per attempt (connect + send + read of the whole body).
+    :param concurrency: requests in flight at most; the connection pool gets the same size
+        (+2 for token calls).
+    :param rate_limit_rps: client-side ceiling in requests per second (``None``: none, but 429s
+        still slow the client down).
+    :param max_retries: retries after the first attempt (so ``max_retries + 1`` attempts).
+    :param backoff_base_s, backoff_max_s: full-jitter exponential backoff: the n-th retry
+        waits ``uniform(0, min(max, base * 2**(n-1)))`` unless the server sent Retry-After.
+    :param max_retry_after_s: a Retry-After longer than this fails the call instead of
+        blocking the run.
+    :param proxy: HTTP(S) proxy URL, if the network needs one.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str = "api",
+        auth: TokenAuth | None = None,
+        verify: bool | str | Path = True,
+        timeout: float = 30.0,
+        concurrency: int = 32,
+        rate_limit_rps: float | None = None,
+        rate_limit_burst: int = 1,
+        max_retries: int = 8,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        max_retry_after_s: float = 300.0,
+        proxy: str | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.auth = auth
+        self.verify = verify
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.max_retry_after_s = max_retry_after_s
+        self.proxy = proxy
+        self.user_agent = user_agent
+        self.limiter = limiter or RateLimiter(rate_limit_rps, burst=rate_limit_burst)
+        self.stats = ClientMetrics(name)
+        self._ssl = build_ssl_context(verify)
+        self._session: aiohttp.ClientSession | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the session (done lazily by the first request, or by ``async with``)."""
+        if self._session is not None and not self._session.closed:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency + 2,
+            limit_per_host=0,
+            ssl=self._ssl,
+            ttl_dns_cache=300,
+            keepalive_timeout=30,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+            raise_for_status=False,
+            trust_env=False,
+        )
+        self._sem = asyncio.Semaphore(self.concurrency)
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters of this client so far, as a plain JSON-able dict (for lineage)."""
+        out = self.stats.as_dict(self.limiter.stats())
+        out["concurrency"] = {"limit": self.concurrency, "max_in_flight": self.max_in_flight}
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def url_for(self, template: str, path: Mapping[str, object] | None = None) -> str:
+        """Concrete URL of ``template`` with ``path`` values URL-quoted. Never log the result."""
+        params = dict(path or {})
+        names = _PLACEHOLDER.findall(template)
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
+        if missing or extra:
+            raise ValueError(
+                f"{template}: path parameters do not match (missing {missing}, unexpected {extra})"
+            )
+        concrete = _PLACEHOLDER.sub(lambda m: quote(str(params[m.group(1)]), safe=""), template)
+        return self.base_url + concrete
+
+    def _wait(self, rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (rs.attempt_number - 1))
+        backoff = random.uniform(0.0, ceiling)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            # Honour the server: never earlier than asked; a little jitter spreads the herd.
+            return retry_after + random.uniform(0.0, min(1.0, 0.1 * retry_after + 0.05))
+        return backoff
+
+    # -- the request -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        json: Any = None,
+        form: Mapping[str, str] | None = None,
+        files: Mapping[str, FilePart] | None = None,
+        headers: Mapping[str, str] | None = None,
+        url: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        authenticate: bool = True,
+        ok: Collection[int] = (200, 201, 202, 204),
+        allow_404: bool = False,
+        parse_json: bool = True,
+        check: Callable[[ApiResponse], None] | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+        sensitive: Iterable[object] = (),
+    ) -> ApiResponse:
+        """Send one logical request with retries; return the response read in full.
+
+        :param template: endpoint template, the only thing logs/errors/metrics show.
+        :param path: values for the template's ``{placeholders}``.
+        :param query: query string parameters (values are never logged).
+        :param json, form, files: body: JSON, form-urlencoded, or multipart (``files`` plus
+            ``form`` fields). Rebuilt for every attempt.
+        :param url: absolute URL overriding ``base_url + template`` (token endpoints).
+        :param ok: statuses that are success.
+        :param allow_404: return 404 responses instead of raising (the caller decides).
+        :param parse_json: parse the body as JSON (unparseable success bodies are retried as
+            truncated).
+        :param check: extra validation of a successful response; raise a retryable
+            :class:`ApiError` to retry (e.g. checksum mismatch).
+        :param idempotent: whether retrying after the request may have been processed is safe
+            (default: safe methods, or an ``Idempotency-Key`` header is present).
+        :param sensitive: extra values to mask in error text (path values are always masked).
+        """
+        method = method.upper()
+        target = url or self.url_for(template, path)
+        hdrs = dict(headers or {})
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS or any(
+                k.lower() == "idempotency-key" for k in hdrs
+            )
+        secrets = [
+            *(path or {}).values(),
+            *(v for v in (query or {}).values() if isinstance(v, str)),
+            *sensitive,
+        ]
+        ok_set = frozenset(ok)
+        self.stats.calls += 1
+
+        def may_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, ApiError) or not exc.retryable:
+                return False
+            return idempotent or not exc.sent or exc.status == 429
+
+        def before_sleep(rs: RetryCallState) -> None:
+            exc = rs.outcome.exception() if rs.outcome else None
+            wait = rs.next_action.sleep if rs.next_action else 0.0
+            self.stats.retries += 1
+            self.stats.retry_wait_s += wait
+            status = getattr(exc, "status", None)
+            reason = getattr(exc, "message", type(exc).__name__)
+            # The first retries are logged; after that the metrics tell the story.
+            level = logging.INFO if self.stats.retries <= _LOGGED_RETRIES else logging.DEBUG
+            if self.stats.retries == _LOGGED_RETRIES:
+                log.info("%s: further retries are logged at DEBUG only", self.name)
+            log.log(
+                level,
+                "%s: %s %s → %s (%s); retry %d/%d in %.2f s",
+                self.name,
+                method,
+                template,
+                status if status is not None else "no response",
+                reason,
+                rs.attempt_number,
+                self.max_retries,
+                wait,
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(may_retry),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return await self._attempt(
+                        method,
+                        template,
+                        target,
+                        query=query,
+                        json=json,
+                        form=form,
+                        files=files,
+                        headers=hdrs,
+                        basic_auth=basic_auth,
+                        authenticate=authenticate,
+                        ok=ok_set,
+                        allow_404=allow_404,
+                        parse_json=parse_json,
+                        check=check,
+                        timeout=timeout or self.timeout,
+                        secrets=secrets,
+                    )
+        except ApiError as exc:
+            exc.attempts = max(attempts, 1)
+            self.stats.failures += 1
+            raise exc from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        method: str,
+        template: str,
+        target: str,
+        *,
+        query: Mapping[str, object] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        files: Mapping[str, FilePart] | None,
+        headers: dict[str, str],
+        basic_auth: tuple[str, str] | None,
+        authenticate: bool,
+        ok: frozenset[int],
+        allow_404: bool,
+        parse_json: bool,
+        check: Callable[[ApiResponse], None] | None,
+        timeout: float,
+        secrets: list[object],
+    ) -> ApiResponse:
+        """One attempt (plus one more after a 401 that a token refresh may cure)."""
+        refreshed = False
+        while True:
+            used: list[Any] = []
+            req_headers = dict(headers)
+            if authenticate and self.auth is not None:
+                # Tokens first, outside the semaphore: a refresh never waits for a slot.
+                auth_headers, used = await self.auth.headers(self, template)
+                req_headers.update(auth_headers)
+            resp = await self._send(
+                method,
+                template,
+                target,
+                query=query,
+                json=json,
+                form=form,
+                files=files,
+                headers=req_headers,
+                basic_auth=basic_auth,
+                timeout=timeout,
+            )
+            if (
+                resp.status == 401
+                and used
+                and not refreshed
+                and self.auth is not None
+                and self.auth.invalidate(used)
+            ):
+                refreshed = True
+                log.info("%s: %s %s → 401; refreshing tokens", self.name, method, template)
+                continue
+            break
+        return self._judge(
+            method, template, resp, ok, allow_404, parse_json, check, secrets, refreshed
+        )
+
+    async def _send(
+        self,
+        method: str,
+        template: str,
+        target: str,
+        *,
+        query: Mapping[str, object] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        files: Mapping[str, FilePart] | None,
+        headers: dict[str, str],
+        basic_auth: tuple[str, str] | None,
+        timeout: float,
+    ) -> ApiResponse:
+        if self._session is None or self._session.closed:
+            await self.open()
+        assert self._session is not None and self._sem is not None
+        data: Any = None
+        out_bytes = 0
+        if files:
+            fd = aiohttp.FormData()
+            for key, value in (form or {}).items():
+                fd.add_field(key, str(value))
+                out_bytes += len(str(value))
+            for key, part in files.items():
+                fd.add_field(
+                    key, part.content, filename=part.filename, content_type=part.content_type
+                )
+                out_bytes += len(part.content)
+            data = fd
+        elif form is not None:
+            data = dict(form)
+        elif json is not None:
+            data = orjson.dumps(json)
+            headers.setdefault("Content-Type", "application/json")
+            out_bytes = len(data)
+        params = None
+        if query:
+            params = {k: str(v) for k, v in query.items() if v is not None}
+        if basic_auth:
+            pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+        async with self._sem:
+            await self.limiter.acquire()
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            t0 = time.perf_counter()
+            try:
+                async with self._session.request(
+                    method,
+                    target,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=client_timeout,
+                    proxy=self.proxy,
+                    allow_redirects=False,
+                ) as r:
+                    body = await r.read()
+                    status = r.status
+                    resp_headers = r.headers
+            except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError):
+                self.stats.record_error(method, template, "tls")
+                raise ApiError(
+                    None, template, "TLS handshake or certificate verification failed"
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
+                self.stats.record_error(method, template, "connection")
+                raise ApiError(
+                    None,
+                    template,
+                    f"cannot connect ({type(exc).__name__})",
+                    retryable=True,
+                    sent=False,
+                ) from None
+            except TimeoutError:
+                self.stats.record_error(method, template, "timeout")
+                raise ApiError(
+                    None, template, f"timed out after {timeout:g} s", retryable=True
+                ) from None
+            except aiohttp.ClientPayloadError:
+                self.stats.record_error(method, template, "truncated")
+                raise ApiError(None, template, "response body truncated", retryable=True) from None
+            except aiohttp.InvalidURL:
+                self.stats.record_error(method, template, "invalid_url")
+                raise ApiError(None, template, "invalid URL") from None
+            except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:
+                self.stats.record_error(method, template, "connection")
+                raise ApiError(
+                    None, template, f"connection error ({type(exc).__name__})", retryable=True
+                ) from None
+            finally:
+                self.in_flight -= 1
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        if status != 429:
+            self.limiter.record_accepted()
+        self.stats.record_response(method, template, status, elapsed_ms, len(body))
+        self.stats.bytes_out += out_bytes
+        return ApiResponse(status, resp_headers, body, template, elapsed_ms=elapsed_ms)
+
+    def _judge(
+        self,
+        method: str,
+        template: str,
+        resp: ApiResponse,
+        ok: frozenset[int],
+        allow_404: bool,
+        parse_json: bool,
+        check: Callable[[ApiResponse], None] | None,
+        secrets: list[object],
+        refreshed: bool,
+    ) -> ApiResponse:
+        status = resp.status
+        content_type = resp.headers.get("Content-Type", "")
+        success = status in ok or (allow_404 and status == 404)
+        if resp.body and (parse_json or not success):
+            try:
+                resp.data = orjson.loads(resp.body)
+                resp.is_json = True
+            except orjson.JSONDecodeError:
+                if success and parse_json and (status in ok or "json" in content_type):
+                    self.stats.errors["unparseable"] += 1
+                    raise ApiError(
+                        status, template, "unparseable JSON body (truncated?)", retryable=True
+                    ) from None
+        elif success and parse_json and status in ok and status != 204 and not resp.body:
+            self.stats.errors["unparseable"] += 1
+            raise ApiError(status, template, "empty body where JSON was expected", retryable=True)
+        if success:
+            if check is not None:
+                check(resp)
+            return resp
+
+        text = redact(_error_text(resp.data, resp.body), secrets)
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if status == 429 and self.limiter.penalize(retry_after):
+            log.warning(
+                "%s: 429 on %s %s; client rate lowered to %s rps",
+                self.name,
+                method,
+                template,
+                round(self.limiter.current_rate() or 0.0, 1),
+            )
+        if status in _RETRY_STATUSES or status >= 500:
+            if retry_after is not None and retry_after > self.max_retry_after_s:
+                raise ApiError(
+                    status,
+                    template,
+                    f"{text}; server asked to wait {retry_after:.0f} s "
+                    f"(more than max_retry_after_s={self.max_retry_after_s:g})",
+                )
+            raise ApiError(status, template, text, retryable=True, retry_after=retry_after)
+        if status == 401:
+            hint = " after a token refresh" if refreshed else ""
+            raise ApiError(status, template, f"{text} (unauthorized{hint})")
+        raise ApiError(status, template, text)
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        limit: int | None = None,
+    ) -> AsyncIterator[tuple[T, R | Exception]]:
+        """:func:`bounded_map` with a default limit of twice the concurrency (keeps the
+        semaphore busy without creating one task per item up front)."""
+        return bounded_map(fn, items, limit=limit or self.concurrency * 2)
+
+    async def get(
+        self, template: str, /, *, query: Mapping[str, object] | None = None, **path: object
+    ) -> Any:
+        """GET ``template`` with ``path`` values; return the parsed JSON body."""
+        resp = await self.request("GET", template, path=path, query=query)
+        return resp.data
+
+    async def post(
+        self,
+        template: str,
+        /,
+        *,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        **path: object,
+    ) -> Any:
+        """POST JSON to ``template`` (with an ``Idempotency-Key`` if given); return the JSON."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        resp = await self.request("POST", template, path=path, json=json, headers=headers)
+        return resp.data
