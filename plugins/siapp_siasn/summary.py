@@ -41,7 +41,7 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     tables = Table(title=f"{title}: rows per table", show_lines=False)
     tables.add_column("table")
     tables.add_column("rows", justify="right")
@@ -97,9 +97,11 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
             str(c.get("departed", "")),
             str(run.get("requests") if run.get("requests") is not None else ""),
             str(run.get("duration_s", "")),
-            str(run.get("lineage_id")),
         )
     console.print(runs)
+    console.print("lineage ids (siapp-siasn lineage list; XCom and Asset events carry the same):")
+    for run in summary.get("recent_runs", []):
+        console.print(f"  {run.get('task_id')}: {run.get('lineage_id')}")
 
 
 def render_stats(summary: dict[str, Any]) -> None:

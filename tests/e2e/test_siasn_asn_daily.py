@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from siapp_sandbox.testing import RunningSandbox, run_sandbox
-
 from siapp_siasn.airflow_env import AirflowEnv, sandbox_connections
 from siapp_siasn.store import Store
 
