@@ -1,7 +1,7 @@
-"""The stored ASN record: family flattening, deterministic hashes, redaction, keyed hash."""
+"""The stored ASN record: family flattening, deterministic hashes.
 
-import hashlib
-import hmac
+Redaction and the keyed hash are tested in `test_redact.py`."""
+
 import random
 from datetime import date
 
@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from siapp_siasn import models as m
-from siapp_siasn.models.redact import MAX_DEPTH, TOO_DEEP
 
 from tests.models import samples
 
@@ -166,132 +165,3 @@ def test_records_hash_is_order_independent() -> None:
 def test_record_hash_for_every_key_permutation(keys: list[str]) -> None:
     raw = samples.data_utama()
     assert m.AsnRecord.from_siasn({k: raw[k] for k in keys}).record_hash() == build().record_hash()
-
-
-# --- redaction ------------------------------------------------------------------------------------
-def test_redact_replaces_personal_fields_everywhere() -> None:
-    raw = samples.envelope(samples.data_utama())
-    out = m.redact(raw)
-    data = out["data"]
-    for key in (
-        "nama",
-        "nik",
-        "tglLahir",
-        "tempatLahir",
-        "alamat",
-        "noHp",
-        "email",
-        "emailGov",
-        "nipLama",
-    ):
-        assert data[key] == m.REDACTED, key
-    assert data["nipBaru"] == samples.NIP  # the key stays; quarantine adds a keyed hash
-    assert data["unorNama"] == "Direktorat Jenderal"  # organisational names are kept
-    assert data["golRuangAkhirId"] == "42"
-    assert raw["data"]["nama"] == "BUDI SANTOSO"  # the input is not modified
-
-
-def test_redact_covers_family_members() -> None:
-    p = m.redact(samples.pasangan())
-    orang = p["listPasangan"][0]["orang"]
-    assert orang["nama"] == orang["nik"] == orang["tglLahir"] == m.REDACTED
-    assert p["listPasangan"][0]["dataPernikahan"]["aktaMenikah"] == m.REDACTED
-    assert p["listPasangan"][0]["dataPernikahan"]["tgglMenikah"] == "12-12-1999"
-    assert p["listPasangan"][0]["statusNikah"] == "1"
-    a = m.redact(samples.anak())
-    assert {x["nama"] for x in a["listAnak"]} == {m.REDACTED}
-    assert a["listAnak"][1]["nik"] == m.REDACTED  # "undefined" is a value like any other here
-    o = m.redact(samples.ortu())
-    assert o["ayah"]["nama"] == m.REDACTED and o["ibu"] is None
-
-
-def test_redact_matches_other_spellings_and_drifted_names() -> None:
-    out = m.redact(
-        {
-            "NAMA": "x",
-            "tgl_lahir": "x",
-            "Tempat-Lahir": "x",
-            "namaLengkap": "x",
-            "alamatDomisili": "x",
-            "nomorTelepon": "x",
-            "emailPribadi": "x",
-            "nikIbu": "x",
-            "noNik": "x",
-            "statusNikah": "1",
-            "golongan": "IV/b",
-            "nama": "",
-            "nik": None,
-        }
-    )
-    assert out == {
-        "NAMA": m.REDACTED,
-        "tgl_lahir": m.REDACTED,
-        "Tempat-Lahir": m.REDACTED,
-        "namaLengkap": m.REDACTED,
-        "alamatDomisili": m.REDACTED,
-        "nomorTelepon": m.REDACTED,
-        "emailPribadi": m.REDACTED,
-        "nikIbu": m.REDACTED,
-        "noNik": m.REDACTED,
-        "statusNikah": "1",
-        "golongan": "IV/b",
-        "nama": "",
-        "nik": None,
-    }
-
-
-def test_redact_replaces_nested_values_under_a_personal_key_whole() -> None:
-    assert m.redact({"nama": {"depan": "BUDI"}}) == {"nama": m.REDACTED}
-
-
-def test_redact_survives_hostile_nesting_and_odd_shapes() -> None:
-    deep: object = {"nama": "BUDI"}
-    for _ in range(5000):
-        deep = {"a": deep}
-    out = m.redact(deep)
-    node = out
-    for _ in range(MAX_DEPTH):
-        node = node["a"]
-    assert node == TOO_DEEP
-    assert m.redact("truncated body with BUDI") == m.REDACTED
-    assert m.redact(None) is None and m.redact(5) == 5
-    assert m.redact([{"nik": "1"}]) == [{"nik": m.REDACTED}]
-
-
-def test_redacted_payload_has_no_personal_value_left() -> None:
-    import json
-
-    raw = {
-        "du": samples.data_utama(),
-        "p": samples.pasangan(),
-        "a": samples.anak(),
-        "o": samples.ortu(),
-    }
-    text = json.dumps(m.redact(raw))
-    for secret in (
-        "BUDI SANTOSO",
-        "3273011503720004",
-        "15-03-1972",
-        "Bandung",
-        "Jl. Merdeka",
-        "081234567890",
-        "budi@example.org",
-        "budi@kemen.go.id",
-        "010234567",
-        "SITI AMINAH",
-        "3273016007750002",
-        "20-07-1975",
-        "ANAK PERTAMA",
-        "AYAH SANTOSO",
-        "AKTA-123/1999",
-    ):
-        assert secret not in text, secret
-
-
-def test_keyed_hash_is_hmac_sha256() -> None:
-    expected = hmac.new(b"k3y", samples.NIP.encode(), hashlib.sha256).hexdigest()
-    assert m.keyed_hash(samples.NIP, "k3y") == expected
-    assert m.keyed_hash(samples.NIP.encode(), b"k3y") == expected
-    assert m.keyed_hash(samples.NIP, "other") != expected
-    with pytest.raises(ValueError, match="non-empty key"):
-        m.keyed_hash(samples.NIP, "")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import siapp_siasn.store
+from siapp_siasn.models.redact import keyed_hash as models_keyed_hash
+from siapp_siasn.models.redact import redact as models_redact
 from siapp_siasn.store import QuarantineItem, Store, keyed_hash
 
 from .conftest import HASH_KEY, make_row
@@ -34,11 +37,13 @@ def test_quarantine_round_trip(store: Store) -> None:
     stored = store.list_quarantine(run_id="run-1")
     assert len(stored) == 3
     first = next(q for q in stored if q["reason"] == "invalid_date")
-    assert first["key_hash"] == keyed_hash(HASH_KEY, row.nip) == store.key_hash(row.nip)
+    assert first["key_hash"] == keyed_hash(row.nip, secret=HASH_KEY) == store.key_hash(row.nip)
     assert first["detail"] == "tglLahir"
     assert first["payload"]["golRuangAkhirId"] == "42"
     assert first["payload"]["orang"]["StatusHidup"] == "1"
     assert first["payload"]["nama"] == "<redacted str len=12>"
+    malformed = next(q for q in stored if q["reason"] == "malformed_json")
+    assert malformed["payload"] == {"raw": "<redacted str len=13>"}
     text = json.dumps([dict(q, created_at=None) for q in store.list_quarantine()])
     for secret in (row.nip, "BUDI", "SITI", "3273011503720004", "31-02-1972", "budi@", "BUD"):
         assert secret not in text
@@ -47,6 +52,12 @@ def test_quarantine_round_trip(store: Store) -> None:
         "total": 4,
         "by_reason": {"invalid_date": 2, "malformed_json": 1, "unknown_field_type": 1},
     }
+
+
+def test_store_redaction_is_the_models_one() -> None:
+    # one implementation (tested in tests/models/test_redact.py), re-exported by the store
+    assert siapp_siasn.store.redact is models_redact
+    assert siapp_siasn.store.keyed_hash is models_keyed_hash
 
 
 def test_lineage_round_trip(store: Store) -> None:

@@ -47,7 +47,7 @@ from siapp_siasn.models.record import (
     records_hash,
     validate_asn_record,
 )
-from siapp_siasn.models.redact import REDACTED, is_personal_key, keyed_hash, redact
+from siapp_siasn.models.redact import is_personal_key, keyed_hash, redact, redact_raw
 from siapp_siasn.models.siapp import (
     KATEGORI_IN_SCOPE,
     SIAPP_PAGES,
@@ -132,7 +132,6 @@ __all__ = [
     "GOLONGAN_IV_B",
     "KATEGORI_IN_SCOPE",
     "PKS_BODIES",
-    "REDACTED",
     "REF_MODELS",
     "REF_PAGE_MODELS",
     "SIAPP_PAGES",
@@ -237,6 +236,7 @@ __all__ = [
     "parse_path",
     "records_hash",
     "redact",
+    "redact_raw",
     "ref_row_model",
     "safe_errors",
     "sha256_json",

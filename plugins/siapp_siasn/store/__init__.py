@@ -5,6 +5,7 @@ SQLite file by default, PostgreSQL in production (Airflow connection ``siapp_sia
 Dialect differences live only in this package.
 """
 
+from siapp_siasn.models.redact import keyed_hash, redact
 from siapp_siasn.store.api import REFERENCE_COLUMNS, Store, StoreError
 from siapp_siasn.store.config import (
     DEFAULT_CONN_ID,
@@ -25,7 +26,6 @@ from siapp_siasn.store.records import (
     RefCounts,
     UnknownReference,
 )
-from siapp_siasn.store.redact import keyed_hash, redact
 from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, VIEWS, metadata
 
 __all__ = [

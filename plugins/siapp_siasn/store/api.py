@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Engine
 
+from siapp_siasn.models.redact import keyed_hash, redact, redact_raw
 from siapp_siasn.store import _pg, _sqlite
 from siapp_siasn.store.config import (
     DEFAULT_CONN_ID,
@@ -48,7 +49,6 @@ from siapp_siasn.store.records import (
     as_asn_row,
     numbered_family,
 )
-from siapp_siasn.store.redact import keyed_hash, redact, redact_raw
 from siapp_siasn.store.tables import (
     ASN_TYPED_COLUMNS,
     asn,
@@ -832,7 +832,7 @@ class Store:
                 HASH_KEY_ENV,
             )
             self._hash_key = DEVELOPMENT_HASH_KEY
-        return keyed_hash(self._hash_key, key)
+        return keyed_hash(key, secret=self._hash_key)
 
     def quarantine(
         self,
