@@ -2,7 +2,8 @@
 watermarks, checkpoints, quarantine and lineage.
 
 SQLite file by default, PostgreSQL in production (Airflow connection ``siapp_siasn_store``).
-Dialect differences live only in this package.
+The proposal traffic (F3-F8) has its outbox, document ledger and usulan lifecycle in
+:mod:`siapp_siasn.store.usulan`. Dialect differences live only in this package.
 """
 
 from siapp_siasn.models.redact import keyed_hash, redact
@@ -22,15 +23,28 @@ from siapp_siasn.store.records import (
     Checkpoint,
     DepartureCounts,
     FamilyMember,
+    OutboxItem,
+    OutboxRow,
     QuarantineItem,
     RefCounts,
     UnknownReference,
+    outbox_key,
 )
-from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, VIEWS, metadata
+from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, OPERATOR_VIEWS, VIEWS, metadata
+from siapp_siasn.store.usulan import (
+    LEDGER_FIELDS,
+    LIFECYCLE_FIELDS,
+    LIFECYCLE_STAMPS,
+    UsulanStore,
+)
 
 __all__ = [
     "ASN_TYPED_COLUMNS",
     "DEFAULT_CONN_ID",
+    "LEDGER_FIELDS",
+    "LIFECYCLE_FIELDS",
+    "LIFECYCLE_STAMPS",
+    "OPERATOR_VIEWS",
     "REFERENCE_COLUMNS",
     "VIEWS",
     "AsnRow",
@@ -38,11 +52,14 @@ __all__ = [
     "Checkpoint",
     "DepartureCounts",
     "FamilyMember",
+    "OutboxItem",
+    "OutboxRow",
     "QuarantineItem",
     "RefCounts",
     "Store",
     "StoreError",
     "UnknownReference",
+    "UsulanStore",
     "current_revision",
     "default_sqlite_path",
     "downgrade",
@@ -53,6 +70,7 @@ __all__ = [
     "metadata",
     "migrate",
     "normalize_url",
+    "outbox_key",
     "redact",
     "store_url_from_airflow",
     "url_from_connection",

@@ -65,6 +65,7 @@ from siapp_siasn.store.tables import (
     usulan_lifecycle,
 )
 from siapp_siasn.store.types import UTCDateTime, canonical_json, to_utc, utcnow
+from siapp_siasn.store.usulan import UsulanStore
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _watermark_text(value: str | dt.date | dt.datetime) -> str:
     return str(value)
 
 
-class Store:
+class Store(UsulanStore):
     """The hub's own database (SQLite file or PostgreSQL).
 
     ``Store(url)`` takes a SQLAlchemy URL (``postgresql://``, ``postgresql+psycopg://``,

@@ -286,3 +286,74 @@ class UnknownReference:
     ref: str
     id: str
     rows: int
+
+
+# ---------------------------------------------------------------------- proposal traffic
+
+#: Statuses an item may be enqueued with (the others are reached through the store's API).
+ENQUEUE_STATUSES = ("pending", "rejected")
+
+_OUTBOX_LIMITS = (("flow", 32), ("entity_id", 128), ("version_hash", 64), ("idempotency_key", 255))
+
+
+def outbox_key(flow: str, entity_id: str, version_hash: str) -> str:
+    """The Idempotency-Key of one usulan version in one flow: ``flow:entity_id:version_hash``."""
+    return f"{flow}:{entity_id}:{version_hash}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One message to send (F3-F8 or ``penolakan``), keyed by its Idempotency-Key.
+
+    ``payload`` is what to send (it may hold personal data: it stays in the store). An item
+    enqueued as ``rejected`` (out of scope) is kept for audit and never sent; ``reason`` says
+    why, as a code or template text, never a value. Errors name fields, never values.
+    """
+
+    flow: str
+    entity_id: str
+    version_hash: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    status: str = "pending"
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, limit in _OUTBOX_LIMITS:
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"outbox item: {name} must be a non-empty string")
+            if len(value) > limit:
+                raise ValueError(f"outbox item: {name} longer than {limit} characters")
+        if not isinstance(self.payload, Mapping):
+            raise TypeError(
+                f"outbox item: payload must be a mapping, not {type(self.payload).__name__}"
+            )
+        if self.status not in ENQUEUE_STATUSES:
+            raise ValueError(f"outbox item: status must be one of {', '.join(ENQUEUE_STATUSES)}")
+        if self.reason is not None and len(self.reason) > 255:
+            raise ValueError("outbox item: reason longer than 255 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One stored outbox row (what ``due_outbox`` and ``list_outbox`` return).
+
+    ``attempts`` counts failed delivery attempts (``mark_sent`` leaves it alone).
+    """
+
+    id: int
+    flow: str
+    entity_id: str
+    version_hash: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    sent_at: dt.datetime | None
+    response: dict[str, Any] | None
+    created_at: dt.datetime
+    reason: str | None = None
+    updated_at: dt.datetime | None = None

@@ -26,7 +26,10 @@ metadata = sa.MetaData(
 VERSION_TABLE = "siapp_siasn_alembic_version"
 
 FAMILY_RELATIONS = ("pasangan", "anak", "ayah", "ibu")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead")
+#: ``pending`` new, ``retry`` failed and due again at ``next_attempt_at``, ``sent`` delivered,
+#: ``dead`` given up (see view ``v_outbox_dead``), ``rejected`` out of scope: kept for audit,
+#: never sent (migration 0003; 0001 had ``sending`` and ``failed``).
+OUTBOX_STATUSES = ("pending", "retry", "sent", "dead", "rejected")
 
 
 def _asn_typed_columns() -> list[tuple[str, Any]]:
@@ -235,8 +238,10 @@ outbox = sa.Table(
     sa.Column("response", JSONType),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # why a ``rejected`` item is out of scope (a reason code, never a value); migration 0003
+    sa.Column("reason", sa.String(255)),
     sa.CheckConstraint(
-        "status IN ('pending', 'sending', 'sent', 'failed', 'dead')",
+        "status IN ('pending', 'retry', 'sent', 'dead', 'rejected')",
         name="status",
     ),
     sa.Index(None, "status", "next_attempt_at"),
@@ -305,6 +310,9 @@ document_ledger = sa.Table(
 
 #: Read-only views for SIAPP NV consumers, created by migration 0002.
 VIEWS: tuple[str, ...] = ("v_referensi", "v_asn_current", "v_asn_family", "v_asn_history")
+
+#: Views for the hub's operators (not granted to the consumer role), created by migration 0003.
+OPERATOR_VIEWS: tuple[str, ...] = ("v_outbox_dead",)
 
 #: The role that may read the views on PostgreSQL (created when the migrating user may).
 READER_ROLE = "siapp_nv_reader"
