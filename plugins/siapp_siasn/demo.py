@@ -28,7 +28,7 @@ def _done(started: float, note: str = "") -> None:
     console.print(f"  [green]done[/] in {time.monotonic() - started:.1f} s {note}")
 
 
-def run_demo(employees: int = 3000, seed: int = 7, workdir: str = ".demo", days: int = 3) -> None:
+def run_demo(employees: int = 10000, seed: int = 7, workdir: str = ".demo", days: int = 1) -> None:
     from siapp_sandbox.testing import run_sandbox
 
     from siapp_siasn.store import Store

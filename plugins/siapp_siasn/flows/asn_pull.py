@@ -6,12 +6,15 @@ The ASN pull, in order:
 1. plan — a full sweep (on request, weekly, or without a watermark), the changes since the
    watermark, or an explicit NIP list; a resumed run reuses the plan of its checkpoint;
 2. enumerate — the PKS endpoint lists NIPs ordered by NIP; an incremental run keeps only the
-   NIPs whose `updated` is newer than what the store holds;
+   NIPs whose `updated` is newer than what the store holds; a malformed row is quarantined and
+   its employee still fetched when the row's NIP is usable;
 3. batches, in NIP order — the four endpoints of every employee are fetched concurrently (the
    client bounds concurrency and rate), validated by the models, and written in one transaction
    together with the quarantined ones and a checkpoint (the last NIP done). A killed run resumes
    after that NIP, so it refetches at most the batch it was in;
-4. departures — on a full sweep, active employees that were not listed are marked departed;
+4. departures — on a full sweep, active employees that were not listed are marked departed
+   (unless some listed row had no usable NIP: then nobody can be called absent); an employee
+   the store already holds as departed, unchanged, is left alone;
 5. watermark — moved only after the last commit, and only when every employee was fetched.
 """
 
@@ -35,7 +38,8 @@ from siapp_siasn.flows.context import RunContext
 from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.base import sha256_json
-from siapp_siasn.store import QuarantineItem, Store
+from siapp_siasn.models.nip import NipError, normalize_nip
+from siapp_siasn.store import AsnRow, QuarantineItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +149,20 @@ def decide_plan(store: Store, params: PullParams, today: date) -> Plan:
 
 
 async def enumerate_targets(
-    client: Any, store: Store, plan: Plan, record: LineageRecord
+    client: Any, store: Store, plan: Plan, record: LineageRecord, done_through: str | None = None
 ) -> list[Target]:
-    """The NIPs to fetch, sorted; bad enumeration rows are quarantined, never fatal."""
+    """The NIPs to fetch, sorted; bad enumeration rows are quarantined, never fatal.
+
+    ``done_through``: the last NIP a resumed run already stored. Those NIPs stay in the list
+    (the caller skips them) even though the store now holds them at their listed day, so a
+    resumed run plans, counts and moves the cursor exactly as an uninterrupted one.
+    """
     if plan.mode == "nips":
         return [Target(nip) for nip in plan.nips]
     since = date.fromisoformat(plan.updated_since) if plan.updated_since else None
     listed: dict[str, Target] = {}
     bad: list[QuarantineItem] = []
+    unidentified = 0
     async for raw in client.iter_asn(since):
         row, reason = parse_enumeration_row(raw)
         if row is None:
@@ -167,6 +177,14 @@ async def enumerate_targets(
                     payload=raw,
                 )
             )
+            try:
+                nip = normalize_nip(key)
+            except NipError:
+                unidentified += 1
+                continue
+            # The row only points at the employee, whose own records are validated when
+            # fetched: a bad golongan or date here must not drop them from the mirror.
+            listed.setdefault(nip, Target(nip))
             continue
         listed[row.nip] = Target(row.nip, row.updated)
     if bad:
@@ -174,12 +192,18 @@ async def enumerate_targets(
         record.counts.add(quarantined=len(bad))
     targets = sorted(listed.values(), key=lambda t: t.nip)
     record.extra["listed"] = len(targets)
+    if unidentified:
+        # someone was listed whom we cannot name: a full sweep cannot tell who is absent
+        record.extra["unidentified_rows"] = unidentified
     if plan.mode == "incremental":
         known = store.source_updated_map([t.nip for t in targets])
         targets = [
             t
             for t in targets
-            if t.updated is None or known.get(t.nip) is None or t.updated > known[t.nip]
+            if t.updated is None
+            or known.get(t.nip) is None
+            or t.updated > known[t.nip]
+            or (done_through is not None and t.nip <= done_through)
         ]
     return targets
 
@@ -194,6 +218,25 @@ async def _fetch(client: Any, target: Target) -> EmployeeRecord | QuarantineItem
     )
 
 
+def _already_departed(store: Store, rows: Iterable[AsnRow]) -> set[str]:
+    """Departing employees the store already holds as departed with the same content.
+
+    Storing them again would re-activate them (a departed employee seen again is a return)
+    and depart them anew: two history versions and a new departure date for nothing.
+    """
+    settled: set[str] = set()
+    for row in rows:
+        held = store.get_asn(row.nip)
+        if (
+            held is not None
+            and not held["is_active"]
+            and held["record_hash"] == row.record_hash
+            and held["family_hash"] == row.family_hash
+        ):
+            settled.add(row.nip)
+    return settled
+
+
 def _chunks(items: Sequence[Target], size: int) -> Iterable[Sequence[Target]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -202,7 +245,7 @@ def _chunks(items: Sequence[Target], size: int) -> Iterable[Sequence[Target]]:
 async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContext) -> LineageRecord:
     """Pull data utama + keluarga of ASN IV/b+ into the store (resumable, idempotent)."""
     started = time.monotonic()
-    today = run.now.date()
+    today = run.local_date
     record = LineageRecord(
         flow="F1",
         dag_id=run.dag_id,
@@ -236,7 +279,11 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
     }
 
     async with client:
-        targets = await enumerate_targets(client, store, plan, record)
+        counted = record.counts.quarantined
+        targets = await enumerate_targets(client, store, plan, record, last_done)
+        if checkpoint is not None:
+            # the first attempt counted (and stored) the listing's bad rows already
+            record.counts.quarantined = counted
         max_updated = max((t.updated for t in targets if t.updated), default=None)
         todo = [t for t in targets if last_done is None or t.nip > last_done]
         total = len(targets)
@@ -245,7 +292,9 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
         done = total - len(todo)
         for batch in _chunks(todo, params.batch_size):
             results = await asyncio.gather(*(_fetch(client, t) for t in batch))
-            rows, bad, leaving = [], [], {}
+            rows: list[AsnRow] = []
+            bad: list[QuarantineItem] = []
+            leaving: dict[str, list[str]] = {}
             for target, result in zip(batch, results, strict=True):
                 if isinstance(result, ApiError):
                     fetch_failed += 1
@@ -271,6 +320,15 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                         record.extra["unknown_fields"] = sorted(
                             set(record.extra.get("unknown_fields", [])) | set(result.unknown_fields)
                         )
+            departing = {nip for nips in leaving.values() for nip in nips}
+            settled = _already_departed(store, (r for r in rows if r.nip in departing))
+            if settled:
+                rows = [r for r in rows if r.nip not in settled]
+                leaving = {
+                    reason: kept
+                    for reason, nips in leaving.items()
+                    if (kept := [n for n in nips if n not in settled])
+                }
             batch_no += 1
             last_done = batch[-1].nip
             failed_now = sum(1 for b in bad if b.reason == "fetch_failed")
@@ -288,7 +346,9 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                     )
                     record.counts.add(departed=left.departed)
                 record.counts.add(
-                    inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+                    inserted=counts.inserted,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged + len(settled),
                 )
                 state = {
                     "plan": plan.to_state(),
@@ -303,6 +363,16 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
 
         # read before the write transaction: SQLite allows one writer and this is a read
         absent = store.active_nips() - {t.nip for t in targets} if plan.mode == "full" else set()
+        if absent and record.extra.get("unidentified_rows"):
+            log.warning(
+                "%s: %d enumeration rows had no usable NIP: %d employees absent from the full "
+                "sweep are not marked departed this time",
+                STEP,
+                record.extra["unidentified_rows"],
+                len(absent),
+            )
+            record.extra["departures_skipped"] = len(absent)
+            absent = set()
         with store.transaction() as conn:
             if absent:
                 left = store.mark_departed(

@@ -80,7 +80,7 @@ def to_store_row(
     record: AsnRecord, raw_data_utama: dict[str, Any], source_updated: str | None
 ) -> AsnRow:
     values: dict[str, Any] = {}
-    for name in record.model_fields:
+    for name in type(record).model_fields:
         column = _RENAMED.get(name, name)
         if column in _STORE_COLUMNS:
             value = getattr(record, name)

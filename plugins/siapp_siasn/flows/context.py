@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+#: The agreement's calendar: dates of departures, sweeps and SLAs are Jakarta dates.
+LOCAL_TZ = ZoneInfo("Asia/Jakarta")
 
 
 @dataclass
@@ -17,6 +21,11 @@ class RunContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: progress callback (done, total): logged percentages in tasks, a bar in the CLI
     progress: Callable[[int, int], None] | None = None
+
+    @property
+    def local_date(self) -> date:
+        """Today in Asia/Jakarta (a 01:00 WIB run is still 'today', not yesterday in UTC)."""
+        return self.now.astimezone(LOCAL_TZ).date()
 
     @property
     def run_key(self) -> str:

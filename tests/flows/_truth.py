@@ -1,0 +1,253 @@
+"""Compare the hub's store with the sandbox's ground truth (``/_sandbox/truth/...``).
+
+The truth is the clean typed record (camelCase keys, ISO dates, ints, codes); the store keeps
+snake_case columns, ids as strings and GUIDs lower-cased (the models normalise GUIDs, which are
+case-insensitive). Both sides are mapped onto the same plain values before comparing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from siapp_sandbox.testing import RunningSandbox
+from siapp_siasn.store import ASN_TYPED_COLUMNS, Store
+from siapp_siasn.store.tables import asn, asn_family, asn_history
+
+# store column -> (truth key, kind). Kinds: str (as is), guid (case-insensitive id), date (ISO
+# in the truth), int (integer column), intid (an int in the truth, a string id in the store).
+TRUTH_FIELDS: dict[str, tuple[str, str]] = {
+    "pns_id": ("id", "guid"),
+    "nip_lama": ("nipLama", "str"),
+    "nama": ("nama", "str"),
+    "gelar_depan": ("gelarDepan", "str"),
+    "gelar_belakang": ("gelarBelakang", "str"),
+    "tempat_lahir": ("tempatLahir", "str"),
+    "tgl_lahir": ("tglLahir", "date"),
+    "jenis_kelamin": ("jenisKelamin", "str"),
+    "agama_id": ("agamaId", "intid"),
+    "jenis_pegawai_id": ("jenisPegawaiId", "intid"),
+    "kedudukan_pns_id": ("kedudukanPnsId", "str"),
+    "status_pegawai": ("statusPegawai", "str"),
+    "instansi_induk_id": ("instansiIndukId", "guid"),
+    "instansi_induk_nama": ("instansiIndukNama", "str"),
+    "instansi_kerja_id": ("instansiKerjaId", "guid"),
+    "satuan_kerja_id": ("satuanKerjaKerjaId", "guid"),
+    "unor_id": ("unorId", "guid"),
+    "unor_nama": ("unorNama", "str"),
+    "jenis_jabatan_id": ("jenisJabatanId", "intid"),
+    "jabatan_nama": ("jabatanNama", "str"),
+    "jabatan_fungsional_id": ("jabatanFungsionalId", "guid"),
+    "jabatan_fungsional_nama": ("jabatanFungsionalNama", "str"),
+    "eselon_id": ("eselonId", "str"),
+    "tmt_jabatan": ("tmtJabatan", "date"),
+    "gol_ruang_awal_id": ("golRuangAwalId", "intid"),
+    "gol_ruang_akhir_id": ("golRuangAkhirId", "intid"),
+    "pangkat_akhir": ("pangkatAkhir", "str"),
+    "tmt_gol_akhir": ("tmtGolAkhir", "date"),
+    "tmt_cpns": ("tmtCpns", "date"),
+    "tmt_pns": ("tmtPns", "date"),
+    "tmt_pensiun": ("tmtPensiun", "date"),
+    "bup_pensiun": ("bupPensiun", "int"),
+    "mk_tahun": ("mkTahun", "int"),
+    "mk_bulan": ("mkBulan", "int"),
+    "pendidikan_terakhir_id": ("pendidikanTerakhirId", "guid"),
+    "tk_pendidikan_terakhir_id": ("tkPendidikanTerakhirId", "intid"),
+    "jenis_kawin_id": ("jenisKawinId", "intid"),
+    "jumlah_anak": ("jumlahAnak", "int"),
+    "lokasi_kerja_id": ("lokasiKerjaId", "guid"),
+}
+assert set(TRUTH_FIELDS) == set(ASN_TYPED_COLUMNS), "every typed store column is compared"
+
+#: truth keys of data-utama (what the record hash covers): the truth minus family and history
+FAMILY_KEYS = ("pasangan", "anak", "ortu", "rwGolongan")
+
+# (relation, member id, birth date, jenis kelamin, alive, status, married on, divorced on,
+#  parent id): what the family comparison looks at
+Member = tuple[str, str | None, dt.date | None, str | None, str, str | None, Any, Any, Any]
+
+
+def _typed(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "guid":
+        return str(value).lower()
+    if kind == "date":
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+    if kind == "int":
+        return int(value)
+    if kind == "intid":
+        return str(int(value))
+    return value
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
+
+
+def _alive(value: Any) -> str:
+    return "1" if value else "0"
+
+
+def _guid(value: Any) -> str | None:
+    return None if value in (None, "") else str(value).lower()
+
+
+def expected_columns(truth: dict[str, Any]) -> dict[str, Any]:
+    """The typed store columns one truth record should produce."""
+    return {col: _typed(kind, truth[key]) for col, (key, kind) in TRUTH_FIELDS.items()}
+
+
+def expected_family(truth: dict[str, Any]) -> list[Member]:
+    """The family members one truth record should produce (sorted)."""
+    out: list[Member] = []
+    for sp in truth["pasangan"]:
+        o, dp = sp["orang"], sp["dataPernikahan"]
+        out.append(
+            (
+                "pasangan",
+                _guid(o["id"]),
+                _date(o["tglLahir"]),
+                o.get("jenisKelamin"),
+                _alive(o["StatusHidup"]),
+                str(sp["statusNikah"]),
+                _date(dp["tgglMenikah"]),
+                _date(dp["tgglCerai"]),
+                None,
+            )
+        )
+    for ch in truth["anak"]:
+        out.append(
+            (
+                "anak",
+                _guid(ch["id"]),
+                _date(ch["tglLahir"]),
+                ch.get("jenisKelamin"),
+                _alive(ch["StatusHidup"]),
+                str(ch["statusAnak"]),
+                None,
+                None,
+                _guid(ch["orangTuaId"]),
+            )
+        )
+    for rel in ("ayah", "ibu"):
+        p = truth["ortu"][rel]
+        if p is not None:
+            out.append(
+                (
+                    rel,
+                    _guid(p["id"]),
+                    _date(p["tglLahir"]),
+                    p.get("jenisKelamin"),
+                    _alive(p["StatusHidup"]),
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+    return sorted(out, key=repr)
+
+
+def data_utama(truth: dict[str, Any]) -> dict[str, Any]:
+    """The data-utama part of a truth record (no family, no golongan history)."""
+    return {k: v for k, v in truth.items() if k not in FAMILY_KEYS}
+
+
+def fetch_truth(sb: RunningSandbox, nips: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``/_sandbox/truth/asn/{nip}`` of many NIPs (a few threads, one HTTP client each)."""
+    wanted = sorted(set(nips))
+
+    def part(chunk: list[str]) -> dict[str, dict[str, Any]]:
+        with httpx.Client(base_url=sb.siasn_url, timeout=30.0) as http:
+            out = {}
+            for nip in chunk:
+                r = http.get(f"/_sandbox/truth/asn/{nip}")
+                r.raise_for_status()
+                out[nip] = r.json()
+            return out
+
+    chunks = [wanted[i::4] for i in range(4)]
+    result: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(4) as pool:
+        for got in pool.map(part, chunks):
+            result.update(got)
+    return result
+
+
+@dataclass
+class StoreView:
+    """Everything of the ``asn`` mirror the comparisons need, read in a few queries."""
+
+    rows: dict[str, dict[str, Any]]
+    family: dict[str, list[Member]]
+    history: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def read(cls, store: Store) -> StoreView:
+        with store.engine.connect() as c:
+            rows = {r["nip"]: dict(r) for r in c.execute(sa.select(asn)).mappings()}
+            family: dict[str, list[Member]] = {}
+            for m in c.execute(sa.select(asn_family)).mappings():
+                family.setdefault(m["nip"], []).append(
+                    (
+                        m["relation"],
+                        m["member_id"],
+                        m["tgl_lahir"],
+                        m["jenis_kelamin"],
+                        m["status_hidup"],
+                        m["status_hubungan"],
+                        m["tgl_menikah"],
+                        m["tgl_cerai"],
+                        m["orang_tua_id"],
+                    )
+                )
+            history: dict[str, list[dict[str, Any]]] = {}
+            q = sa.select(asn_history).order_by(asn_history.c.nip, asn_history.c.valid_from)
+            for h in c.execute(q).mappings():
+                history.setdefault(h["nip"], []).append(dict(h))
+        return cls(rows, {k: sorted(v, key=repr) for k, v in family.items()}, history)
+
+    @property
+    def active(self) -> set[str]:
+        return {nip for nip, r in self.rows.items() if r["is_active"]}
+
+    def open_versions(self, nip: str) -> int:
+        return sum(1 for h in self.history.get(nip, []) if h["valid_to"] is None)
+
+
+def mismatches(view: StoreView, truths: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """NIP -> names of the columns (or ``family:<relation>``) where the store and the truth
+    disagree; a NIP missing from the store is reported as ``<missing>``."""
+    out: dict[str, list[str]] = {}
+    for nip, truth in truths.items():
+        row = view.rows.get(nip)
+        if row is None:
+            out[nip] = ["<missing>"]
+            continue
+        want = expected_columns(truth)
+        bad = [
+            col for col, value in want.items() if _typed(TRUTH_FIELDS[col][1], row[col]) != value
+        ]
+        have_family = view.family.get(nip, [])
+        want_family = expected_family(truth)
+        if have_family != want_family:
+            have_by = Counter(m[0] for m in have_family)
+            want_by = Counter(m[0] for m in want_family)
+            rels = {m[0] for m in have_family} | {m[0] for m in want_family}
+            for rel in sorted(rels):
+                if [m for m in have_family if m[0] == rel] != [
+                    m for m in want_family if m[0] == rel
+                ]:
+                    bad.append(f"family:{rel}({have_by[rel]} vs {want_by[rel]})")
+        if bad:
+            out[nip] = bad
+    return out

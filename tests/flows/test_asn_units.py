@@ -1,0 +1,318 @@
+"""Unit tests of the ASN pull's pure parts (no network): the plan, what a record means for the
+mirror, validation into store rows or quarantine items, reference rows.
+
+Payloads are rendered by the sandbox's own SIASN renderer from its synthetic world (strings
+everywhere, ``dd-mm-yyyy`` dates, null forms, ``gelarBlk``/lower-case quirks), in process.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from siapp_sandbox import refdata
+from siapp_sandbox.siasn_app import raw_anak, raw_data_utama, raw_ortu, raw_pasangan
+from siapp_sandbox.world import World
+from siapp_siasn.flows.asn_pull import WM_CURSOR, WM_FULL_SWEEP, Plan, PullParams, decide_plan
+from siapp_siasn.flows.asn_records import (
+    EmployeeRecord,
+    build_employee,
+    departure_reason,
+    parse_enumeration_row,
+    referensi_rows,
+)
+from siapp_siasn.models.record import validate_asn_record
+from siapp_siasn.store import QuarantineItem, Store
+
+from tests.flows._truth import expected_columns, expected_family
+
+TODAY = dt.date(2026, 3, 2)
+#: data-utama keys holding personal values: none may appear in a quarantine reason or detail
+PERSONAL_KEYS = ("nama", "nik", "email", "emailGov", "noHp", "alamat", "tempatLahir", "tglLahir")
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(seed=5, employees=400, ivb_share=0.5, day=0)
+
+
+def _employee(world: World, *, with_family: bool = True) -> tuple[int, dict[str, Any]]:
+    """An active IV/b+ employee with a spouse, children and a parent (when asked)."""
+    for i in world.active_indices(0, 42).tolist():
+        if not with_family or (
+            world.pasangan(i, 0) and world.anak(i, 0) and world.ortu(i, 0)["ayah"]
+        ):
+            return i, raw_payloads(world, i)
+    raise AssertionError("the world has no such employee")
+
+
+def raw_payloads(world: World, i: int) -> dict[str, Any]:
+    """The ``data`` of the four endpoints as SIASN serves them (None where SIASN says 404)."""
+    pasangan, anak, ortu = raw_pasangan(world, i, 0), raw_anak(world, i, 0), raw_ortu(world, i, 0)
+    return {
+        "data_utama": raw_data_utama(world, i, 0),
+        "pasangan": {"listPasangan": pasangan} if pasangan else None,
+        "anak": {"listAnak": anak} if anak else None,
+        "ortu": ortu if (ortu["ayah"] or ortu["ibu"]) else None,
+    }
+
+
+def truth_of(world: World, i: int) -> dict[str, Any]:
+    """The typed truth record (what ``/_sandbox/truth/asn/{nip}`` serves), in process."""
+    return {
+        **world.record(i, 0),
+        "pasangan": world.pasangan(i, 0),
+        "anak": world.anak(i, 0),
+        "ortu": world.ortu(i, 0),
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path}/plan.sqlite", hash_key=b"unit")
+    s.migrate()
+    return s
+
+
+def _personal_values(raw: dict[str, Any]) -> list[str]:
+    values = [str(raw[k]) for k in PERSONAL_KEYS if raw.get(k) not in (None, "")]
+    values.append(raw["nipBaru"])
+    return values
+
+
+# ------------------------------------------------------------------------------ decide_plan
+def test_plan_without_watermark_is_a_full_sweep(store: Store) -> None:
+    assert decide_plan(store, PullParams(), TODAY) == Plan("full")
+
+
+def test_plan_with_watermark_and_recent_sweep_is_incremental(store: Store) -> None:
+    store.set_watermark(WM_CURSOR, "2026-02-27")
+    store.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=6))
+    assert decide_plan(store, PullParams(), TODAY) == Plan(
+        "incremental", updated_since="2026-02-27"
+    )
+
+
+@pytest.mark.parametrize("days_ago", [7, 30])
+def test_plan_after_a_week_without_sweep_is_full(store: Store, days_ago: int) -> None:
+    store.set_watermark(WM_CURSOR, "2026-02-27")
+    store.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=days_ago))
+    assert decide_plan(store, PullParams(), TODAY).mode == "full"
+    # the period is a parameter
+    every_60 = PullParams(full_sweep_every_days=60)
+    assert decide_plan(store, every_60, TODAY).mode == "incremental"
+
+
+def test_plan_with_cursor_but_no_sweep_record_is_full(store: Store) -> None:
+    store.set_watermark(WM_CURSOR, "2026-02-27")
+    assert decide_plan(store, PullParams(), TODAY).mode == "full"
+
+
+def test_plan_full_refresh_wins_over_watermarks(store: Store) -> None:
+    store.set_watermark(WM_CURSOR, "2026-03-01")
+    store.set_watermark(WM_FULL_SWEEP, TODAY)
+    assert decide_plan(store, PullParams(full_refresh=True), TODAY) == Plan("full")
+
+
+def test_plan_with_nips_fetches_exactly_those(store: Store) -> None:
+    store.set_watermark(WM_CURSOR, "2026-03-01")
+    store.set_watermark(WM_FULL_SWEEP, TODAY)
+    params = PullParams(nips=["197203151998031002", "196502091995041754", "197203151998031002"])
+    plan = decide_plan(store, params, TODAY)
+    assert plan == Plan("nips", nips=["196502091995041754", "197203151998031002"])
+    # a plan survives the checkpoint round trip (a resumed run reuses it)
+    assert Plan.from_state(plan.to_state()) == plan
+
+
+# ------------------------------------------------------------------------------ departure_reason
+@pytest.mark.parametrize(
+    ("kedudukan", "golongan", "reason"),
+    [
+        ("01", "42", None),
+        ("01", "45", None),
+        ("99", "43", "pensiun"),
+        ("77", "42", "wafat"),
+        ("66", "44", "diberhentikan"),
+        ("01", "41", "below_iv_b"),
+    ],
+)
+def test_departure_reason(world: World, kedudukan: str, golongan: str, reason: str | None) -> None:
+    _i, raw = _employee(world, with_family=False)
+    data = {**raw["data_utama"], "kedudukanPnsId": kedudukan, "golRuangAkhirId": golongan}
+    record, problem = validate_asn_record(data)
+    assert problem is None and record is not None
+    assert departure_reason(record) == reason
+
+
+# ------------------------------------------------------------------------------ build_employee
+def test_build_employee_valid_gives_the_typed_row_and_family(world: World) -> None:
+    i, raw = _employee(world)
+    nip = world.nip_of(i)
+    result = build_employee(nip, "2026-01-02", **raw)
+    assert isinstance(result, EmployeeRecord)
+    row = result.row
+    assert row.nip == nip
+    assert row.source_updated == dt.date(2026, 1, 2)
+    assert result.departure_reason is None
+    # every typed column equals the world's truth (dates, ints, codes, GUIDs)
+    truth = truth_of(world, i)
+    assert {c: getattr(row, c) for c in expected_columns(truth)} == expected_columns(truth)
+    members = sorted(
+        (
+            m.relation,
+            m.member_id,
+            m.tgl_lahir,
+            m.jenis_kelamin,
+            m.status_hidup,
+            m.status_hubungan,
+            m.tgl_menikah,
+            m.tgl_cerai,
+            m.orang_tua_id,
+        )
+        for m in row.family or []
+    )
+    assert sorted(members, key=repr) == expected_family(truth)
+    assert {m.relation for m in row.family or []} >= {"pasangan", "anak", "ayah"}
+    # the raw record is kept whole (unknown fields too) and the hashes are set
+    assert row.payload == raw["data_utama"]
+    assert "status_cpns_pns" in result.unknown_fields
+    assert len(row.record_hash) == 64 and row.family_hash is not None
+
+
+def test_build_employee_without_family_is_an_empty_family(world: World) -> None:
+    i, raw = _employee(world, with_family=False)
+    result = build_employee(world.nip_of(i), None, raw["data_utama"], None, None, None)
+    assert isinstance(result, EmployeeRecord)
+    assert result.row.family == []
+    assert result.row.source_updated is None
+
+
+def test_build_employee_hash_ignores_key_spelling_and_family_order(world: World) -> None:
+    i, raw = _employee(world)
+    nip = world.nip_of(i)
+    a = build_employee(nip, None, **raw)
+    shuffled = copy.deepcopy(raw)
+    shuffled["anak"]["listAnak"].reverse()
+    du = shuffled["data_utama"]
+    if "gelarBelakang" in du:
+        du["gelarBlk"] = du.pop("gelarBelakang")
+    else:
+        du["gelarBelakang"] = du.pop("gelarBlk")
+    b = build_employee(nip, None, **shuffled)
+    assert isinstance(a, EmployeeRecord) and isinstance(b, EmployeeRecord)
+    assert (a.row.record_hash, a.row.family_hash) == (b.row.record_hash, b.row.family_hash)
+
+
+@pytest.mark.parametrize(
+    ("part", "mutate", "field"),
+    [
+        ("data_utama", lambda d: d.update(tglLahir="31-02-1970"), "tglLahir"),
+        ("data_utama", lambda d: d.update(golRuangAkhirId="IV/b"), "golRuangAkhirId"),
+        (
+            "data_utama",
+            lambda d: d.update(nipBaru=d["nipBaru"][:4] + "13" + d["nipBaru"][6:-1]),
+            "nipBaru",
+        ),
+        ("data_utama", lambda d: d.pop("nama"), "nama"),
+        ("anak", lambda d: d["listAnak"][0].update(tglLahir="30-02-2001"), "listAnak.0.tglLahir"),
+        (
+            "pasangan",
+            lambda d: d["listPasangan"][0]["orang"].update(id="not-a-guid"),
+            "listPasangan.0.orang.id",
+        ),
+    ],
+)
+def test_build_employee_malformed_is_quarantined_without_personal_values(
+    world: World, part: str, mutate: Any, field: str
+) -> None:
+    i, raw = _employee(world)
+    nip = world.nip_of(i)
+    bad = copy.deepcopy(raw)
+    mutate(bad[part])
+    result = build_employee(nip, "2026-01-02", **bad)
+    assert isinstance(result, QuarantineItem)
+    assert (result.flow, result.entity_kind, result.key) == ("F1", "asn", nip)
+    assert result.reason == "invalid"
+    assert result.detail and field in result.detail
+    text = f"{result.reason} {result.detail}"
+    for value in [*_personal_values(raw["data_utama"]), "31-02-1970", "30-02-2001", "not-a-guid"]:
+        assert value not in text
+    for member in raw["anak"]["listAnak"] + [p["orang"] for p in raw["pasangan"]["listPasangan"]]:
+        assert member["nama"] not in text
+
+
+def test_build_employee_nip_mismatch(world: World) -> None:
+    i, raw = _employee(world)
+    other = world.nip_of(i + 1 if i + 1 < world.n else i - 1)
+    result = build_employee(other, None, **raw)
+    assert isinstance(result, QuarantineItem)
+    assert (result.key, result.reason) == (other, "nip_mismatch")
+    text = f"{result.reason} {result.detail or ''}"
+    assert world.nip_of(i) not in text and other not in text
+
+
+@pytest.mark.parametrize(
+    ("data_utama", "reason"),
+    [(None, "data_utama_not_found"), (["x"], "data_utama_not_an_object")],
+)
+def test_build_employee_without_data_utama(data_utama: Any, reason: str) -> None:
+    result = build_employee("197203151998031002", None, data_utama, None, None, None)
+    assert isinstance(result, QuarantineItem)
+    assert result.reason == reason
+
+
+# ------------------------------------------------------------------------------ enumeration
+def test_parse_enumeration_row() -> None:
+    row, reason = parse_enumeration_row(
+        {
+            "nipBaru": "197203151998031002",
+            "golRuangAkhirId": "42",
+            "kedudukanPnsId": "01",
+            "updated": "03-01-2026",
+        }
+    )
+    assert reason is None and row is not None
+    assert (row.nip, row.updated, row.gol_ruang_akhir_id, row.kedudukan_pns_id) == (
+        "197203151998031002",
+        "2026-01-03",
+        42,
+        "01",
+    )
+    row, reason = parse_enumeration_row({"nipBaru": "1972031", "updated": "31-02-2026"})
+    assert row is None and reason and "nipBaru" in reason and "1972031" not in reason
+
+
+# ------------------------------------------------------------------------------ referensi_rows
+@pytest.mark.parametrize("ref", ["golongan", "instansi", "jabatan-fungsional", "ref-dokumen"])
+def test_referensi_rows_valid(ref: str) -> None:
+    raw = refdata.referensi(ref)
+    assert raw
+    rows, bad = referensi_rows(ref, raw)
+    assert bad == []
+    assert len(rows) == len(raw)
+    for row, src in zip(rows, raw, strict=True):
+        assert row["payload"] is src
+        assert row["nama"] == src["nama"]
+        assert row["id"].lower() == str(src["id"]).lower()
+
+
+def test_referensi_rows_quarantines_bad_rows() -> None:
+    raw = copy.deepcopy(refdata.referensi("jabatan-fungsional")[:3])
+    raw.append({"id": "not-a-guid", "nama": "Analis"})
+    raw.append({"nama": "tanpa id"})
+    raw.append("not an object")
+    rows, bad = referensi_rows("jabatan-fungsional", raw)
+    assert [r["id"] for r in rows] == [str(r["id"]).lower() for r in raw[:3]]
+    assert [b.key for b in bad] == ["not-a-guid", "", ""]
+    for item in bad:
+        assert (item.flow, item.entity_kind, item.reason) == (
+            "F2",
+            "referensi:jabatan-fungsional",
+            "invalid",
+        )
+        assert item.detail
+    assert "id" in (bad[0].detail or "") and "not-a-guid" not in (bad[0].detail or "")
