@@ -84,7 +84,7 @@ def lineage_list(
 
 @app.command()
 def demo(
-    employees: int = typer.Option(3000, help="Employees in the synthetic world."),
+    employees: int = typer.Option(10000, help="Employees in the synthetic world."),
     seed: int = typer.Option(7, help="Seed of the synthetic world."),
     workdir: str = typer.Option(".demo", help="Where the demo keeps Airflow and the store."),
 ) -> None:

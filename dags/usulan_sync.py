@@ -1,0 +1,106 @@
+"""Proposal traffic both ways (F3-F8) through one outbox, every 15 minutes.
+
+Wiring and schedule only: the work lives in `siapp_siasn.flows.usulan_sync` and
+`siapp_siasn.flows.usulan_push`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, TriggerRule
+from siapp_siasn.assets import SIAPP_STATUS_ASSET, USULAN_ASSET
+from siapp_siasn.operators.usulan import (
+    OutboxPushOperator,
+    SiappCollectOperator,
+    SiasnStatusBackOperator,
+)
+
+DOC_MD = """
+### `usulan_sync` — flows F3 to F8 of the PKS
+
+Carries the proposals (usulan) for KP, Pemberhentian and Pengangkatan of JPT Utama, JPT Madya and
+JF Ahli Utama from SIAPP NV to SIASN, and BKN's answers back, every 15 minutes (Asia/Jakarta).
+Everything either side is owed goes through **one outbox** in the hub's store, with an
+Idempotency-Key per message (`flow:entity id:sha256 of the outgoing content`): each usulan
+version, verification, Keppres, PIC change, status, pertek and refusal is delivered exactly once,
+however often a run is retried or killed.
+
+**Tasks**
+
+1. `collect` — usulan, verifikasi, keppres and PIC records SIAPP NV changed since the watermark
+   of each resource. The **scope check** happens here, before anything can leave: jenis
+   KP / PEMBERHENTIAN / PENGANGKATAN, kategori JPT_UTAMA / JPT_MADYA / JF_AHLI_UTAMA,
+   PENGANGKATAN only for JF_AHLI_UTAMA, the NIP active and golongan IV/b+ in the ASN mirror
+   (DAG `siasn_asn_daily`). A refused usulan is quarantined with its reason, kept in the outbox
+   as `rejected` (audit, never sent), and reported to SIAPP NV through an outbox item of flow
+   `penolakan`. Items, quarantine, lifecycle and the watermark commit in one transaction.
+   Usulan wait (watermark untouched) until the ASN mirror has been loaded once.
+2. `push_siasn` — due items of flows `usulan` (F5), `verifikasi-setneg` (F6), `keppres` (F7) and
+   `pic` (F8): documents first (downloaded from SIAPP NV, sha256 and size checked, uploaded to
+   `upload-dok`, the Keppres copy to `upload-dok-sk-kp`, recorded in the document ledger and
+   reused from it), then the record. Asset `siasn://usulan`.
+3. `status_back` — BKN status rows changed since the watermark (MS / TMS / BTS with alasan,
+   pertek and ralat pertek numbers and files) update the usulan lifecycle and become outbox items
+   `status-usulan` (F3), `pertek` / `ralat-pertek` (F4). Runs even when an upstream task failed.
+4. `push_siapp` — due items `status-usulan`, `pertek` and `ralat-pertek` (the PDF downloaded from
+   SIASN, checked against the sha256 SIASN lists, sent with its sha256) and `penolakan`.
+   Asset `siapp://status`. Runs even when an upstream task failed.
+
+Both push tasks are the same engine: a failed item is retried at an exponential, jittered
+`next_attempt_at` and goes to the dead letters (view `v_outbox_dead`) after `max_attempts`;
+items about one usulan keep their order, different usulan never wait for each other. A document
+whose bytes do not match what its owner announced is never forwarded. Every task returns a
+lineage record (XCom), stores it and attaches it to its Asset event; no personal data is logged
+or put in XCom.
+
+**Params**
+
+| param | meaning |
+|---|---|
+| `max_attempts` | failed attempts after which an outbox item is dead-lettered |
+| `push_limit` | due items each push task takes per run (oldest first) |
+| `concurrency` | usulan delivered in parallel by each push task |
+| `backoff_base_s` | wait after the first failed attempt (doubles each time, with jitter) |
+| `backoff_max_s` | the longest wait between two attempts |
+"""
+
+PUSH_PARAMS = {
+    "max_attempts": "{{ params.max_attempts }}",
+    "push_limit": "{{ params.push_limit }}",
+    "concurrency": "{{ params.concurrency }}",
+    "backoff_base_s": "{{ params.backoff_base_s }}",
+    "backoff_max_s": "{{ params.backoff_max_s }}",
+}
+
+with DAG(
+    dag_id="usulan_sync",
+    description="F3-F8: usulan, verifikasi, Keppres, PIC to SIASN; status and pertek to SIAPP NV",
+    schedule="*/15 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Jakarta"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    doc_md=DOC_MD,
+    tags=["siasn", "siapp", "F3", "F4", "F5", "F6", "F7", "F8"],
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    params={
+        "max_attempts": Param(8, type="integer", minimum=1, maximum=100),
+        "push_limit": Param(500, type="integer", minimum=1, maximum=10000),
+        "concurrency": Param(8, type="integer", minimum=1, maximum=64),
+        "backoff_base_s": Param(60, type="number", minimum=1, maximum=3600),
+        "backoff_max_s": Param(21600, type="number", minimum=60, maximum=604800),
+    },
+) as dag:
+    collect = SiappCollectOperator(task_id="collect")
+    push_siasn = OutboxPushOperator(
+        task_id="push_siasn", target="siasn", outlets=[USULAN_ASSET], **PUSH_PARAMS
+    )
+    status = SiasnStatusBackOperator(task_id="status_back", trigger_rule=TriggerRule.ALL_DONE)
+    push_siapp = OutboxPushOperator(
+        task_id="push_siapp",
+        target="siapp",
+        outlets=[SIAPP_STATUS_ASSET],
+        trigger_rule=TriggerRule.ALL_DONE,
+        **PUSH_PARAMS,
+    )
+    collect >> push_siasn >> status >> push_siapp

@@ -1,0 +1,446 @@
+"""Pure rules of the proposal traffic (F3-F8): outbox flows, idempotency keys, the PKS scope
+check, outgoing bodies, document integrity and the retry schedule. No I/O, no Airflow.
+
+One outbox carries every message the hub owes either side. Each item is one outgoing message,
+identified by ``flow`` (the endpoint it goes to), ``entity_id`` (the SIAPP NV record it comes
+from) and a version hash: the sha256 of the item's canonical payload, i.e. of everything the
+message says except what the hub only learns while sending (SIASN ``dok_id``s, the sha256 of a
+pertek PDF measured on download). The Idempotency-Key is ``flow:entity_id:version_hash``: stable
+across reruns, different for every new version, so each version reaches the other side once.
+
+| flow | target | endpoint | PKS |
+|---|---|---|---|
+| ``usulan`` | SIASN | ``POST siapp/usulan`` (documents first via ``upload-dok``) | F5 |
+| ``verifikasi-setneg`` | SIASN | ``POST siapp/verifikasi-setneg`` | F6 |
+| ``keppres`` | SIASN | ``POST siapp/keppres`` (copy first via ``upload-dok-sk-kp``) | F7 |
+| ``pic`` | SIASN | ``POST siapp/pic`` | F8 |
+| ``status-usulan`` | SIAPP NV | ``POST inbound/status-usulan`` | F3 |
+| ``pertek`` / ``ralat-pertek`` | SIAPP NV | ``POST inbound/pertek`` / ``ralat-pertek`` (PDF) | F4 |
+| ``penolakan`` | SIAPP NV | ``POST inbound/penolakan`` (scope refusals) | F5 |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from siapp_siasn.models.base import sha256_json
+from siapp_siasn.models.errors import describe_validation_error
+from siapp_siasn.models.pks import (
+    KeppresBody,
+    PicBody,
+    StatusUsulanRow,
+    UsulanBody,
+    VerifikasiSetnegBody,
+)
+from siapp_siasn.models.siapp import (
+    InboundPenolakan,
+    InboundPertekMetadata,
+    InboundRalatPertekMetadata,
+    InboundStatusUsulan,
+    SiappKeppres,
+    SiappPic,
+    SiappUsulan,
+    SiappVerifikasi,
+)
+from siapp_siasn.models.types import GOLONGAN_IV_B
+from siapp_siasn.store.records import outbox_key
+
+# ---------------------------------------------------------------------------------------------
+# outbox flows
+# ---------------------------------------------------------------------------------------------
+FLOW_USULAN = "usulan"
+FLOW_VERIFIKASI = "verifikasi-setneg"
+FLOW_KEPPRES = "keppres"
+FLOW_PIC = "pic"
+FLOW_STATUS = "status-usulan"
+FLOW_PERTEK = "pertek"
+FLOW_RALAT = "ralat-pertek"
+FLOW_PENOLAKAN = "penolakan"
+
+TO_SIASN: tuple[str, ...] = (FLOW_USULAN, FLOW_VERIFIKASI, FLOW_KEPPRES, FLOW_PIC)
+TO_SIAPP: tuple[str, ...] = (FLOW_STATUS, FLOW_PERTEK, FLOW_RALAT, FLOW_PENOLAKAN)
+TARGETS: dict[str, tuple[str, ...]] = {"siasn": TO_SIASN, "siapp": TO_SIAPP}
+
+#: the agreement's flow number of each outbox flow (lineage, reports)
+PKS_FLOW: dict[str, str] = {
+    FLOW_USULAN: "F5",
+    FLOW_VERIFIKASI: "F6",
+    FLOW_KEPPRES: "F7",
+    FLOW_PIC: "F8",
+    FLOW_STATUS: "F3",
+    FLOW_PERTEK: "F4",
+    FLOW_RALAT: "F4",
+    FLOW_PENOLAKAN: "F5",
+}
+
+#: SIAPP NV list resource -> the outbox flow its records become
+RESOURCE_FLOW: dict[str, str] = {
+    "usulan": FLOW_USULAN,
+    "verifikasi": FLOW_VERIFIKASI,
+    "keppres": FLOW_KEPPRES,
+    "pic": FLOW_PIC,
+}
+
+#: ref-dokumen id of a Salinan Keppres (SIAPP NV sends none with the Keppres copy)
+REF_SALINAN_KEPPRES = "882"
+#: stands in for the SIASN document reference while a body is validated before the upload
+_PLACEHOLDER_DOK = {"dok_id": "0" * 32, "dok_uri": "pending/placeholder.pdf"}
+
+
+def version_hash(payload: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of an item's payload (its outgoing content)."""
+    return sha256_json(dict(payload))
+
+
+def idempotency_key(flow: str, entity_id: str, vhash: str) -> str:
+    """``flow:entity_id:version_hash``: the same message always gets the same key."""
+    return outbox_key(flow, entity_id, vhash)
+
+
+def group_key(flow: str, entity_id: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+    """Items of one group are delivered in order (oldest first, one at a time).
+
+    Everything about one usulan that goes to one side forms a group: a new version must not
+    overtake the previous one, a Setneg verification or a Keppres must not reach SIASN before
+    the usulan, and SIAPP NV must see BKN statuses in the order BKN set them. Groups are
+    independent of each other, so one stuck usulan never holds up another.
+    """
+    target = "siasn" if flow in TO_SIASN else "siapp"
+    return target, str(payload.get("usulan_id") or entity_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# scope check (before anything leaves for SIASN)
+# ---------------------------------------------------------------------------------------------
+JENIS_DI_LUAR_PKS = "JENIS_DI_LUAR_PKS"
+KATEGORI_DI_LUAR_PKS = "KATEGORI_DI_LUAR_PKS"
+PENGANGKATAN_JPT = "PENGANGKATAN_JPT"
+GOLONGAN_DI_BAWAH_IVB = "GOLONGAN_DI_BAWAH_IVB"
+ASN_TIDAK_AKTIF = "ASN_TIDAK_AKTIF"
+PAYLOAD_TIDAK_VALID = "PAYLOAD_TIDAK_VALID"
+USULAN_DITOLAK_HUB = "USULAN_DITOLAK_HUB"
+
+#: the model's codes (`SiappUsulan.scope_violation`) -> the reason codes of docs/CONTRACT.md
+_MODEL_CODES = {
+    "JENIS_OUT_OF_SCOPE": JENIS_DI_LUAR_PKS,
+    "KATEGORI_OUT_OF_SCOPE": KATEGORI_DI_LUAR_PKS,
+    "PENGANGKATAN_NOT_JF_AHLI_UTAMA": PENGANGKATAN_JPT,
+}
+
+#: what SIAPP NV is told, per reason (no personal data: codes and rules only)
+ALASAN: dict[str, str] = {
+    JENIS_DI_LUAR_PKS: "Jenis usulan di luar cakupan PKS (KP, PEMBERHENTIAN, PENGANGKATAN)",
+    KATEGORI_DI_LUAR_PKS: (
+        "Kategori jabatan di luar cakupan PKS (JPT Utama, JPT Madya, JF Ahli Utama)"
+    ),
+    PENGANGKATAN_JPT: "Pengangkatan hanya dalam cakupan PKS untuk JF Ahli Utama",
+    GOLONGAN_DI_BAWAH_IVB: (
+        "NIP tidak terdapat pada cermin data ASN golongan IV/b ke atas yang aktif"
+    ),
+    ASN_TIDAK_AKTIF: "ASN tidak lagi berstatus aktif pada data SIASN",
+    PAYLOAD_TIDAK_VALID: "Data usulan tidak valid",
+}
+
+
+def scope_reason(usulan: SiappUsulan, asn_row: Mapping[str, Any] | None) -> str | None:
+    """Why the PKS does not cover ``usulan`` (a reason code), or None when it does.
+
+    ``asn_row`` is the employee's current row in the hub's ASN mirror (``store.get_asn``), which
+    holds every active ASN of golongan IV/b and above: absent means below IV/b or unknown.
+    """
+    violation = usulan.scope_violation()
+    if violation is not None:
+        return _MODEL_CODES.get(violation, violation)
+    if asn_row is None:
+        return GOLONGAN_DI_BAWAH_IVB
+    if not asn_row.get("is_active"):
+        return ASN_TIDAK_AKTIF
+    try:
+        golongan = int(str(asn_row.get("gol_ruang_akhir_id") or ""))
+    except ValueError:
+        return GOLONGAN_DI_BAWAH_IVB
+    if golongan < GOLONGAN_IV_B:
+        return GOLONGAN_DI_BAWAH_IVB
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# outgoing payloads
+# ---------------------------------------------------------------------------------------------
+class PayloadError(ValueError):
+    """A record cannot become a valid outgoing body; the message is redaction-safe."""
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _validated(model_cls: type[Any], data: Mapping[str, Any]) -> Any:
+    try:
+        return model_cls.model_validate(dict(data))
+    except ValidationError as exc:
+        raise PayloadError(describe_validation_error(exc)) from None
+
+
+def _doc_meta(doc: Any, id_ref_dokumen: str | None = None) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "jenis": doc.jenis,
+        "id_ref_dokumen": id_ref_dokumen or doc.id_ref_dokumen,
+        "sha256": doc.sha256,
+        "size": doc.size,
+    }
+
+
+def usulan_payload(u: SiappUsulan) -> dict[str, Any]:
+    """Outbox payload of an usulan version (F5): the SIASN body without the SIASN document
+    references, and the SIAPP NV documents to upload first.
+
+    The body is validated now, with placeholder document references, so that a record SIASN
+    could never accept is refused at collection rather than retried until it dies.
+    """
+    if not u.dokumen:
+        raise PayloadError("SiappUsulan: dokumen: too_short")
+    docs = [_doc_meta(d) for d in u.dokumen]
+    body = _dump(
+        _validated(
+            UsulanBody,
+            {
+                "id_usulan_siapp": u.id,
+                "versi": u.version,
+                "nip": u.nip,
+                "jenis_usulan": u.jenis,
+                "kategori_jabatan": u.kategori_jabatan,
+                "instansi_id": u.instansi_id,
+                "golongan_baru_id": u.golongan_baru_id,
+                "tmt": u.tmt,
+                "jenis_kp": u.jenis_kp,
+                "dokumen": [
+                    {
+                        **_PLACEHOLDER_DOK,
+                        "id_ref_dokumen": d["id_ref_dokumen"],
+                        "sha256": d["sha256"],
+                        "size": d["size"],
+                    }
+                    for d in docs
+                ],
+            },
+        )
+    )
+    body.pop("dokumen")
+    return {"usulan_id": u.id, "version": u.version, "body": body, "dokumen": docs}
+
+
+def usulan_body(payload: Mapping[str, Any], uploaded: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The final F5 body: the payload's body plus the documents as SIASN now holds them."""
+    return _dump(_validated(UsulanBody, {**payload["body"], "dokumen": list(uploaded)}))
+
+
+def verifikasi_payload(v: SiappVerifikasi) -> dict[str, Any]:
+    """Outbox payload of a Setneg verification (F6). The NIP is optional there: left out."""
+    body = _dump(
+        _validated(
+            VerifikasiSetnegBody,
+            {
+                "id_usulan_siapp": v.usulan_id,
+                "id_verifikasi_siapp": v.id,
+                "versi": v.version,
+                "hasil": v.hasil,
+                "catatan": v.catatan,
+                "tgl_verifikasi": v.verified_at.date() if v.verified_at else None,
+            },
+        )
+    )
+    return {"usulan_id": v.usulan_id, "version": v.version, "body": body}
+
+
+def keppres_payload(k: SiappKeppres) -> dict[str, Any]:
+    """Outbox payload of a Keppres (F7): body without the SIASN copy reference, and the copy."""
+    if k.dokumen is None:
+        raise PayloadError("SiappKeppres: dokumen: missing")
+    doc = _doc_meta(k.dokumen, REF_SALINAN_KEPPRES)
+    body = _dump(
+        _validated(
+            KeppresBody,
+            {
+                "id_usulan_siapp": k.usulan_id,
+                "id_keppres_siapp": k.id,
+                "versi": k.version,
+                "nip": k.nip,
+                "no_keppres": k.no_keppres,
+                "tgl_keppres": k.tgl_keppres,
+                "tmt": k.tmt,
+                "dokumen": {
+                    **_PLACEHOLDER_DOK,
+                    "id_ref_dokumen": doc["id_ref_dokumen"],
+                    "sha256": doc["sha256"],
+                    "size": doc["size"],
+                },
+            },
+        )
+    )
+    body.pop("dokumen")
+    return {"usulan_id": k.usulan_id, "version": k.version, "body": body, "dokumen": doc}
+
+
+def keppres_body(payload: Mapping[str, Any], uploaded: Mapping[str, Any]) -> dict[str, Any]:
+    """The final F7 body with the copy as SIASN now holds it."""
+    return _dump(_validated(KeppresBody, {**payload["body"], "dokumen": dict(uploaded)}))
+
+
+def pic_payload(p: SiappPic) -> dict[str, Any]:
+    """Outbox payload of a PIC Instansi grant or revoke (F8)."""
+    body = _dump(
+        _validated(
+            PicBody,
+            {
+                "id_pic_siapp": p.id,
+                "versi": p.version,
+                "nip": p.nip,
+                "instansi_id": p.instansi_id,
+                "aksi": p.aksi,
+            },
+        )
+    )
+    return {"version": p.version, "body": body}
+
+
+def penolakan_payload(usulan_id: str, version: int | None, reason: str) -> dict[str, Any]:
+    """Outbox payload of a refusal reported to SIAPP NV (no NIP: SIAPP NV knows its usulan)."""
+    body = _dump(
+        _validated(
+            InboundPenolakan,
+            {
+                "usulan_id": usulan_id,
+                "version": version,
+                "alasan_kode": reason,
+                "alasan": ALASAN.get(reason, ALASAN[PAYLOAD_TIDAK_VALID]),
+            },
+        )
+    )
+    return {"usulan_id": usulan_id, "version": version, "body": body}
+
+
+def status_payload(row: StatusUsulanRow) -> dict[str, Any]:
+    """Outbox payload of a BKN status for SIAPP NV (F3).
+
+    ``updated`` is left out: the same status read again on a later day is the same message.
+    """
+    body = _dump(
+        _validated(
+            InboundStatusUsulan,
+            {
+                "usulan_id": row.id_usulan_siapp,
+                "version": row.versi,
+                "siasn_id": row.id,
+                "nip": row.nip_baru,
+                "jenis_usulan": row.jenis_usulan,
+                "status_bkn": row.status_usulan,
+                "status_bkn_nama": row.status_usulan_nama,
+                "hasil_verifikasi": row.hasil_verifikasi,
+                "alasan": row.alasan,
+                "no_pertek": row.no_pertek,
+                "tgl_pertek": row.tgl_pertek,
+                "no_ralat_pertek": row.no_ralat_pertek,
+                "tgl_ralat_pertek": row.tgl_ralat_pertek,
+            },
+        )
+    )
+    return {"usulan_id": row.id_usulan_siapp, "body": body}
+
+
+def pertek_payloads(row: StatusUsulanRow) -> list[tuple[str, dict[str, Any]]]:
+    """``(flow, payload)`` of the pertek and ralat pertek PDFs a status row announces (F4).
+
+    The PDF itself is fetched when the item is pushed, verified against the sha256 SIASN lists
+    for it; its sha256 and size join the metadata then (they describe the file, not the news).
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    base = {"usulan_id": row.id_usulan_siapp, "nip": row.nip_baru}
+    if row.no_pertek and row.path_ttd_pertek:
+        meta = {
+            **base,
+            "no_pertek": row.no_pertek,
+            "tgl_pertek": row.tgl_pertek.isoformat() if row.tgl_pertek else None,
+            "siasn_path": row.path_ttd_pertek,
+        }
+        out.append((FLOW_PERTEK, {"usulan_id": row.id_usulan_siapp, "metadata": meta}))
+    if row.no_ralat_pertek and row.path_ralat_pertek:
+        meta = {
+            **base,
+            "no_pertek": row.no_pertek,
+            "no_ralat_pertek": row.no_ralat_pertek,
+            "tgl_ralat_pertek": row.tgl_ralat_pertek.isoformat() if row.tgl_ralat_pertek else None,
+            "siasn_path": row.path_ralat_pertek,
+        }
+        out.append((FLOW_RALAT, {"usulan_id": row.id_usulan_siapp, "metadata": meta}))
+    return out
+
+
+def pertek_metadata(
+    flow: str, payload: Mapping[str, Any], sha256: str, size: int
+) -> dict[str, Any]:
+    """The F4 metadata sent with the PDF (validated; the measured sha256 and size added)."""
+    model = InboundRalatPertekMetadata if flow == FLOW_RALAT else InboundPertekMetadata
+    meta = {k: v for k, v in payload["metadata"].items() if v is not None}
+    return _dump(_validated(model, {**meta, "sha256": sha256, "size": size}))
+
+
+# ---------------------------------------------------------------------------------------------
+# documents
+# ---------------------------------------------------------------------------------------------
+class DocumentIntegrityError(Exception):
+    """A document does not match what its owner announced: it is never forwarded."""
+
+
+def verify_document(
+    data: bytes, *, sha256: str | None, size: int | None, header_sha256: str | None = None
+) -> str:
+    """The sha256 of ``data`` after checking it against the announced sha256 and size (and the
+    download's checksum header). Raises :class:`DocumentIntegrityError` on any disagreement."""
+    digest = hashlib.sha256(data).hexdigest()
+    if header_sha256 and sha256 and header_sha256.strip().lower() != sha256.lower():
+        raise DocumentIntegrityError("checksum header disagrees with the announced sha256")
+    if sha256 and digest != sha256.lower():
+        raise DocumentIntegrityError("sha256 of the downloaded bytes does not match")
+    if size is not None and len(data) != int(size):
+        raise DocumentIntegrityError("size of the downloaded bytes does not match")
+    return digest
+
+
+# ---------------------------------------------------------------------------------------------
+# retries
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Per-item retries: exponential backoff with jitter, dead letter after ``max_attempts``."""
+
+    max_attempts: int = 8
+    base_s: float = 60.0
+    max_s: float = 6 * 3600.0
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Wait after the ``attempts``-th failed attempt: ``d = min(max, base * 2**(n-1))``,
+        then a uniform draw in ``[d/2, d]`` ("equal jitter": never much shorter than planned,
+        yet items that failed together do not come back together)."""
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
+        ceiling = min(self.max_s, self.base_s * 2 ** min(attempts - 1, 60))
+        draw = (rng or random).uniform(0.5, 1.0)
+        return timedelta(seconds=ceiling * draw)
+
+    def is_dead(self, attempts: int) -> bool:
+        """Whether an item that has now failed ``attempts`` times goes to the dead letters."""
+        return attempts >= self.max_attempts
+
+    def next_attempt(
+        self, now: datetime, attempts: int, rng: random.Random | None = None
+    ) -> datetime:
+        return now + self.delay(attempts, rng)

@@ -1,0 +1,520 @@
+"""Proposal traffic between SIAPP NV and SIASN (F3-F8): collect into the outbox, status back.
+
+Pure Python (no Airflow): the operators of DAG ``usulan_sync``, the CLI and the tests call these.
+The third step, delivery, is :func:`siapp_siasn.flows.usulan_push.push_outbox` (re-exported
+here): one engine for every outbox flow, in both directions.
+
+1. :func:`collect_siapp` (F5-F8 in) — usulan, verifikasi, keppres and PIC records SIAPP NV
+   changed since the watermark of their resource (``updated_since`` = the newest ``updated_at``
+   seen; inclusive, so the edge is read twice and de-duplicated by Idempotency-Key). Each usulan
+   version passes the PKS scope check (jenis, kategori jabatan, PENGANGKATAN only for JF Ahli
+   Utama, NIP active and golongan IV/b+ in the hub's ASN mirror). In-scope records become
+   ``pending`` outbox items; a refused usulan becomes a ``rejected`` item (kept for audit, never
+   sent), a quarantine row, and a ``penolakan`` item that tells SIAPP NV, once. All of one
+   resource — items, quarantine, lifecycle, watermark — commits in one transaction.
+2. :func:`status_back` (F3/F4 out) — BKN status rows changed since the watermark (a day: today
+   is read again on every run) update the usulan lifecycle and become ``status-usulan`` items,
+   plus ``pertek`` / ``ralat-pertek`` items when a row announces the PDF; one transaction again.
+3. ``push_outbox`` — see :mod:`siapp_siasn.flows.usulan_push`.
+
+Lifecycle stamps (first time wins): ``submitted_at`` = SIAPP NV's ``created_at``;
+``setneg_verified_at`` = the verification's ``verified_at``; ``keppres_at`` = the Keppres
+record's ``updated_at``; ``sent_at`` / ``keppres_sent_at`` = when SIASN accepted the POST;
+``bkn_verified_at``, ``pertek_at``, ``ralat_at``, ``keppres_applied_at`` = when the hub first saw
+the BKN status (SIASN only gives a day, so the observation time bounds the event from above,
+to within one schedule interval).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.usulan_push import PushParams, push_outbox
+from siapp_siasn.flows.usulan_rules import (
+    ALASAN,
+    FLOW_PENOLAKAN,
+    FLOW_STATUS,
+    PAYLOAD_TIDAK_VALID,
+    RESOURCE_FLOW,
+    USULAN_DITOLAK_HUB,
+    PayloadError,
+    idempotency_key,
+    keppres_payload,
+    penolakan_payload,
+    pertek_payloads,
+    pic_payload,
+    scope_reason,
+    status_payload,
+    usulan_payload,
+    verifikasi_payload,
+    version_hash,
+)
+from siapp_siasn.hooks.siapp import iso_utc
+from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
+from siapp_siasn.models.errors import validate_payload
+from siapp_siasn.models.pks import StatusUsulanRow
+from siapp_siasn.models.siapp import SiappKeppres, SiappPic, SiappUsulan, SiappVerifikasi
+from siapp_siasn.store import OutboxItem, QuarantineItem, Store
+
+__all__ = [
+    "RESOURCES",
+    "WM_SIAPP",
+    "WM_STATUS",
+    "CollectResult",
+    "PushParams",
+    "collect_siapp",
+    "push_outbox",
+    "status_back",
+]
+
+log = logging.getLogger(__name__)
+
+RESOURCES: tuple[str, ...] = ("usulan", "verifikasi", "keppres", "pic")
+WM_SIAPP = "usulan_sync.siapp.{resource}"
+WM_STATUS = "usulan_sync.siasn.status_usulan"
+#: the ASN pull's watermark: present once the mirror the scope check reads has been loaded
+WM_ASN_MIRROR = "asn.updated_cursor"
+
+_MODELS: dict[str, type[Any]] = {
+    "usulan": SiappUsulan,
+    "verifikasi": SiappVerifikasi,
+    "keppres": SiappKeppres,
+    "pic": SiappPic,
+}
+_PKS_FLOW = {"usulan": "F5", "verifikasi": "F6", "keppres": "F7", "pic": "F8"}
+
+#: lifecycle ``status`` after each BKN ``statusUsulan``
+BKN_STATUS: dict[str, str] = {
+    "1": "diterima_bkn",
+    "11": "bts",
+    "12": "tms",
+    "13": "ms",
+    "22": "pertek",
+    "23": "ralat_pertek",
+    "32": "keppres_diterapkan",
+}
+
+
+@dataclass
+class _Work:
+    """What one resource (or the status list) writes in its one transaction."""
+
+    items: list[OutboxItem] = field(default_factory=list)
+    bad: list[QuarantineItem] = field(default_factory=list)
+    lifecycle: list[tuple[str, dict[str, Any], dict[str, datetime | None]]] = field(
+        default_factory=list
+    )
+
+    def add(self, flow: str, entity_id: str, payload: dict[str, Any], **kw: Any) -> OutboxItem:
+        vhash = version_hash(payload)
+        item = OutboxItem(
+            flow=flow,
+            entity_id=entity_id,
+            version_hash=vhash,
+            idempotency_key=idempotency_key(flow, entity_id, vhash),
+            payload=payload,
+            **kw,
+        )
+        self.items.append(item)
+        return item
+
+
+@dataclass
+class CollectResult:
+    """Counts of one resource (for lineage and logs)."""
+
+    read: int = 0
+    valid: int = 0
+    known: int = 0
+    enqueued: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    skipped: str | None = None
+
+
+def _parse_ts(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _dedupe(raw_rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The newest row of each (id, version); rows that are not objects apart.
+
+    A record changed while the walk was under way comes back later in the same walk: the
+    copy with the latest ``updated_at`` is the one that counts.
+    """
+    latest: dict[tuple[Any, Any], dict[str, Any]] = {}
+    odd: list[Any] = []
+    for row in raw_rows:
+        if not isinstance(row, dict):
+            odd.append(row)
+            continue
+        key = (str(row.get("id")), str(row.get("version")))
+        held = latest.get(key)
+        if held is None or str(row.get("updated_at") or "") >= str(held.get("updated_at") or ""):
+            latest[key] = row
+    return list(latest.values()), odd
+
+
+def _existing_keys(store: Store, flow: str, entity_id: str) -> dict[str, str]:
+    """``idempotency_key -> status`` of what the outbox already holds for one entity."""
+    return {r.idempotency_key: r.status for r in store.list_outbox(flow=flow, entity_id=entity_id)}
+
+
+def _usulan_refused(store: Store, usulan_id: str) -> bool:
+    """Whether the hub refused every version of ``usulan_id`` it collected (and knows any)."""
+    rows = store.list_outbox(flow=RESOURCE_FLOW["usulan"], entity_id=usulan_id)
+    return bool(rows) and all(r.status == "rejected" for r in rows)
+
+
+class _Collector:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reasons: dict[str, int] = {}
+        self._asn: dict[str, dict[str, Any] | None] = {}
+
+    def asn_row(self, nip: str) -> dict[str, Any] | None:
+        if nip not in self._asn:
+            self._asn[nip] = self.store.get_asn(nip)
+        return self._asn[nip]
+
+    def quarantine(
+        self, work: _Work, resource: str, key: str, reason: str, detail: str, raw: Any
+    ) -> None:
+        work.bad.append(
+            QuarantineItem(
+                flow=_PKS_FLOW[resource],
+                entity_kind=resource,
+                key=key,
+                reason=reason,
+                detail=detail,
+                payload=raw,
+            )
+        )
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    # -- per resource -------------------------------------------------------------------------
+
+    def usulan(self, work: _Work, u: SiappUsulan, raw: dict[str, Any], res: CollectResult) -> None:
+        reason = scope_reason(u, self.asn_row(u.nip))
+        detail = ALASAN.get(reason or "", "")
+        try:
+            payload = usulan_payload(u)
+        except PayloadError as exc:
+            payload = {"usulan_id": u.id, "version": u.version, "invalid": True}
+            if reason is None:
+                reason, detail = PAYLOAD_TIDAK_VALID, str(exc)
+        flow = RESOURCE_FLOW["usulan"]
+        vhash = version_hash(payload)
+        if idempotency_key(flow, u.id, vhash) in _existing_keys(self.store, flow, u.id):
+            res.known += 1  # this version was decided on an earlier run
+            return
+        fields: dict[str, Any] = {
+            "version": str(u.version),
+            "jenis": u.jenis,
+            "kategori_jabatan": u.kategori_jabatan,
+            "nip": u.nip,
+            "instansi_id": u.instansi_id,
+        }
+        stamps = {"submitted_at": u.created_at or u.updated_at}
+        if reason is None:
+            work.add(flow, u.id, payload)
+            work.lifecycle.append((u.id, {**fields, "status": "diterima_hub"}, stamps))
+            res.enqueued += 1
+            return
+        work.add(flow, u.id, payload, status="rejected", reason=reason)
+        work.add(FLOW_PENOLAKAN, u.id, penolakan_payload(u.id, u.version, reason))
+        work.lifecycle.append((u.id, {**fields, "status": "ditolak_hub"}, stamps))
+        self.quarantine(work, "usulan", u.id, reason, detail, raw)
+        res.rejected += 1
+
+    def follow_up(
+        self,
+        work: _Work,
+        resource: str,
+        record: Any,
+        raw: dict[str, Any],
+        res: CollectResult,
+        build: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        """Verifikasi, Keppres and PIC: sent unless the usulan they follow was refused."""
+        flow = RESOURCE_FLOW[resource]
+        try:
+            payload = build(record)
+        except PayloadError as exc:
+            self.quarantine(work, resource, record.id, "invalid", str(exc), raw)
+            res.quarantined += 1
+            return
+        vhash = version_hash(payload)
+        if idempotency_key(flow, record.id, vhash) in _existing_keys(self.store, flow, record.id):
+            res.known += 1
+            return
+        usulan_id = getattr(record, "usulan_id", None)
+        if usulan_id is not None and _usulan_refused(self.store, usulan_id):
+            # SIASN never received the usulan: there is nothing there to verify or decree
+            work.add(flow, record.id, payload, status="rejected", reason=USULAN_DITOLAK_HUB)
+            self.quarantine(work, resource, record.id, USULAN_DITOLAK_HUB, "", raw)
+            res.rejected += 1
+            return
+        work.add(flow, record.id, payload)
+        res.enqueued += 1
+        if isinstance(record, SiappVerifikasi):
+            work.lifecycle.append(
+                (
+                    record.usulan_id,
+                    {"status": f"setneg_{record.hasil.lower()}"},
+                    {"setneg_verified_at": record.verified_at or record.updated_at},
+                )
+            )
+        elif isinstance(record, SiappKeppres):
+            work.lifecycle.append(
+                (
+                    record.usulan_id,
+                    {
+                        "status": "keppres_terbit",
+                        "no_keppres": record.no_keppres,
+                        "tgl_keppres": record.tgl_keppres,
+                    },
+                    {"keppres_at": record.updated_at},
+                )
+            )
+
+
+def _write(store: Store, work: _Work, run_id: str, watermark: tuple[str, str] | None) -> int:
+    """One transaction: outbox items, quarantine, lifecycle rows and the watermark."""
+    with store.transaction() as conn:
+        added = store.enqueue(work.items, conn=conn)
+        store.quarantine(work.bad, run_id=run_id, conn=conn)
+        for usulan_id, fields, stamps in work.lifecycle:
+            store.lifecycle_upsert(usulan_id, fields=fields, stamps=stamps, conn=conn)
+        if watermark is not None:
+            store.set_watermark(watermark[0], watermark[1], conn=conn)
+    return added
+
+
+async def collect_siapp(
+    siapp: Any,
+    store: Store,
+    run: RunContext,
+    *,
+    resources: Sequence[str] = RESOURCES,
+    page_size: int = 500,
+) -> LineageRecord:
+    """Collect what SIAPP NV changed since the watermarks into the outbox (F5-F8 in)."""
+    started = time.monotonic()
+    record = LineageRecord(
+        flow="F5-F8",
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        task_id=run.task_id,
+        try_number=run.try_number,
+        source=Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}"),
+        target=Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle"),
+        upstream=run.upstream,
+    )
+    digest = ContentDigest()
+    collector = _Collector(store)
+    per_resource: dict[str, dict[str, Any]] = {}
+    mirror_loaded = store.get_watermark(WM_ASN_MIRROR) is not None
+    async with siapp:
+        for resource in resources:
+            res = CollectResult()
+            per_resource[resource] = res.__dict__
+            wm_name = WM_SIAPP.format(resource=resource)
+            since = store.get_watermark(wm_name)
+            record.window[f"{resource}.from"] = since
+            if resource == "usulan" and not mirror_loaded:
+                # Without the ASN mirror every NIP would look out of scope: refusing them all
+                # would be wrong and final. Leave the watermark; the next run collects them.
+                res.skipped = "asn mirror not loaded"
+                log.warning("collect: usulan skipped: the ASN mirror has not been loaded yet")
+                continue
+            raw_rows = [
+                row
+                async for row in siapp.iter_list(resource, updated_since=since, page_size=page_size)
+            ]
+            rows, odd = _dedupe(raw_rows)
+            res.read = len(raw_rows)
+            work = _Work()
+            newest = _parse_ts(since) if since else None
+            for raw in odd:
+                collector.quarantine(work, resource, "", "invalid", "not an object", raw)
+                res.quarantined += 1
+            for raw in rows:
+                ts = _parse_ts(raw.get("updated_at"))
+                if ts is not None and (newest is None or ts > newest):
+                    newest = ts
+                model, error = validate_payload(_MODELS[resource], raw)
+                if model is None:
+                    collector.quarantine(
+                        work, resource, str(raw.get("id") or ""), "invalid", error or "", raw
+                    )
+                    res.quarantined += 1
+                    continue
+                res.valid += 1
+                if resource == "usulan":
+                    collector.usulan(work, model, raw, res)
+                else:
+                    build = {
+                        "verifikasi": verifikasi_payload,
+                        "keppres": keppres_payload,
+                        "pic": pic_payload,
+                    }[resource]
+                    collector.follow_up(work, resource, model, raw, res, build)
+            moved = iso_utc(newest) if newest is not None else None
+            watermark = (wm_name, moved) if moved and moved != since else None
+            added = _write(store, work, run.run_id, watermark)
+            for item in work.items:
+                digest.add(item.idempotency_key, item.version_hash)
+            record.window[f"{resource}.to"] = moved or since
+            record.counts.add(
+                read=res.read,
+                valid=res.valid,
+                inserted=added,
+                unchanged=res.known,
+                quarantined=res.quarantined + res.rejected,
+            )
+            log.info(
+                "collect %s: read %d, valid %d, enqueued %d, refused %d, invalid %d, known %d",
+                resource,
+                res.read,
+                res.valid,
+                res.enqueued,
+                res.rejected,
+                res.quarantined,
+                res.known,
+            )
+        record.requests = siapp.metrics()
+    record.extra = {"resources": per_resource, "reasons": collector.reasons}
+    record.content_digest = digest.hexdigest()
+    return record.finish(started)
+
+
+# ---------------------------------------------------------------------------------------------
+# status back (F3, F4)
+# ---------------------------------------------------------------------------------------------
+def _status_lifecycle(
+    row: StatusUsulanRow, now: datetime
+) -> tuple[dict[str, Any], dict[str, datetime | None]]:
+    fields: dict[str, Any] = {
+        "bkn_usulan_id": row.id,
+        "status_bkn": row.status_usulan,
+        "status_bkn_nama": row.status_usulan_nama,
+        "hasil_verifikasi": row.hasil_verifikasi,
+        "no_pertek": row.no_pertek,
+        "tgl_pertek": row.tgl_pertek,
+        "no_ralat_pertek": row.no_ralat_pertek,
+        "tgl_ralat_pertek": row.tgl_ralat_pertek,
+        "status": BKN_STATUS.get(row.status_usulan, f"bkn_{row.status_usulan}"),
+    }
+    if row.versi is not None:
+        fields["version"] = str(row.versi)
+    stamps: dict[str, datetime | None] = {
+        "bkn_verified_at": now if row.hasil_verifikasi else None,
+        "pertek_at": now if row.no_pertek else None,
+        "ralat_at": now if row.no_ralat_pertek else None,
+        "keppres_applied_at": now if row.status_usulan == "32" else None,
+    }
+    # only what the row says: empty columns never erase what an earlier row told
+    return {k: v for k, v in fields.items() if v is not None}, stamps
+
+
+async def status_back(
+    siasn: Any, store: Store, run: RunContext, *, page_size: int = 500
+) -> LineageRecord:
+    """BKN statuses, pertek and ralat pertek changed since the watermark → lifecycle + outbox."""
+    started = time.monotonic()
+    record = LineageRecord(
+        flow="F3-F4",
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        task_id=run.task_id,
+        try_number=run.try_number,
+        source=Endpoint(system="siasn", endpoint="/apisiasn/1.0/siapp/status-usulan"),
+        target=Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle"),
+        upstream=run.upstream,
+    )
+    digest = ContentDigest()
+    since_text = store.get_watermark(WM_STATUS)
+    since = date.fromisoformat(since_text) if since_text else None
+    record.window = {"from": since_text}
+    work = _Work()
+    newest = since
+    announced = {"status": 0, "pertek": 0, "ralat-pertek": 0}
+    async with siasn:
+        raw_rows = [
+            r async for r in siasn.iter_status_usulan(updated_since=since, page_size=page_size)
+        ]
+        record.requests = siasn.metrics()
+    valid = 0
+    for raw in raw_rows:
+        row, error = validate_payload(StatusUsulanRow, raw)
+        key = str(raw.get("id_usulan_siapp") or "") if isinstance(raw, Mapping) else ""
+        if row is None:
+            work.bad.append(
+                QuarantineItem(
+                    flow="F3",
+                    entity_kind="status_usulan",
+                    key=key,
+                    reason="invalid",
+                    detail=error or "",
+                    payload=raw,
+                )
+            )
+            continue
+        if row.updated is not None and (newest is None or row.updated > newest):
+            newest = row.updated
+        try:
+            items = [(FLOW_STATUS, status_payload(row)), *pertek_payloads(row)]
+        except PayloadError as exc:
+            work.bad.append(
+                QuarantineItem(
+                    flow="F3",
+                    entity_kind="status_usulan",
+                    key=key,
+                    reason="invalid",
+                    detail=str(exc),
+                    payload=raw,
+                )
+            )
+            continue
+        valid += 1
+        for flow, payload in items:
+            work.add(flow, row.id_usulan_siapp, payload)
+            announced["status" if flow == FLOW_STATUS else flow] += 1
+        fields, stamps = _status_lifecycle(row, run.now)
+        work.lifecycle.append((row.id_usulan_siapp, fields, stamps))
+    moved = newest.isoformat() if newest is not None else None
+    watermark = (WM_STATUS, moved) if moved and moved != since_text else None
+    added = _write(store, work, run.run_id, watermark)
+    for item in work.items:
+        digest.add(item.idempotency_key, item.version_hash)
+    record.window["to"] = moved or since_text
+    record.counts.add(
+        read=len(raw_rows),
+        valid=valid,
+        inserted=added,
+        unchanged=len(work.items) - added,
+        quarantined=len(work.bad),
+    )
+    record.extra = {"items": announced}
+    record.content_digest = digest.hexdigest()
+    log.info(
+        "status back: %d rows, %d valid, %d new outbox items, %d quarantined",
+        len(raw_rows),
+        valid,
+        added,
+        len(work.bad),
+    )
+    return record.finish(started)

@@ -1,0 +1,174 @@
+"""usulan_sync (F3-F8) over simulated weeks, against the sandbox's ground truth.
+
+The hub runs like the DAGs would: every simulated day the nightly ASN pull refreshes the mirror,
+then one `usulan_sync` cycle collects, pushes to SIASN, reads BKN's statuses back and pushes to
+SIAPP NV. The sandbox's usulan only move forward when the hub delivers, so reaching Keppres at
+all shows the whole loop works; the received logs and the truth then show it worked exactly once
+and with the right bytes. Real HTTP, real SQLite and real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+import pytest
+from siapp_siasn.flows.usulan_sync import WM_SIAPP
+
+from tests.flows._usulan import WORLD, Hub, per_version
+from tests.flows.conftest import StoreFactory
+
+pytestmark = pytest.mark.integration
+
+DAYS = 16
+STATUS_OF_STAGE = {"BTS": "11", "TMS": "12", "MS": "13", "PERTEK": "22", "RALAT_PERTEK": "23"}
+
+
+def _last_status(entries: list[dict[str, Any]]) -> dict[str, str]:
+    last: dict[str, str] = {}
+    for e in sorted(entries, key=lambda e: e["seq"]):
+        last[e["payload"]["usulan_id"]] = str(e["payload"]["status_bkn"])
+    return last
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_weeks_of_traffic_reach_both_sides_exactly_once(
+    backend: str,
+    sandbox_factory: Any,
+    store_factory: StoreFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    sb = sandbox_factory(**WORLD)
+    store = store_factory(backend)
+    hub = Hub(sb, store)
+
+    # usulan arriving before the ASN mirror exists wait (never refused for want of a mirror)
+    hub.collect()
+    assert store.list_outbox(flow="usulan") == []
+    assert store.get_watermark(WM_SIAPP.format(resource="usulan")) is None
+    hub.load_mirror()
+    hub.cycle()
+    for _ in range(DAYS):
+        hub.day()
+
+    truth = sb.truth("usulan")["usulan"]
+    in_scope = [u for u in truth if u["in_scope"]]
+    out_of_scope = [u for u in truth if not u["in_scope"]]
+    assert len(in_scope) > 40 and out_of_scope, "the window must hold both kinds"
+    stages = Counter(s["stage"] for u in truth for s in u["stages"])
+    for stage in ("BTS", "MS", "PERTEK", "RALAT_PERTEK", "KEPPRES_DELIVERED", "REFUSED_BY_HUB"):
+        assert stages[stage], f"the window must reach stage {stage}"
+
+    # ---- F5: every in-scope usulan version at SIASN, once --------------------------------
+    usulan_rx = sb.received("siapp.usulan")
+    expected = {(u["id"], v["version"]) for u in in_scope for v in u["versions"]}
+    assert per_version(usulan_rx) == dict.fromkeys(expected, 1)
+    assert sum(e["replays"] for e in usulan_rx) == 0  # a clean run never needed a replay
+    assert all(v["delivered_matches"] for u in in_scope for v in u["versions"])
+    assert any(len(u["versions"]) > 1 for u in in_scope), "a BTS must have led to version 2"
+
+    # ---- documents: same bytes on both sides, each uploaded once --------------------------
+    docs = sb.truth("documents")
+    siapp_docs = {d["dok_id"]: d for d in docs["siapp"] if d["source"] == "SIAPP"}
+    uploads = sb.received("upload-dok")
+    sent_doc_ids = {d["id"] for u in in_scope for v in u["versions"] for d in v["dokumen"]}
+    assert len(uploads) == len(sent_doc_ids), "a document kept by version 2 is not re-uploaded"
+    siapp_sha = {(d["usulan_id"], d["sha256"]) for d in siapp_docs.values()}
+    siasn_held = [d for d in docs["siasn"] if d["kind"] in ("UPLOAD", "SK")]
+    assert siasn_held and all((d["usulan_id"], d["sha256"]) in siapp_sha for d in siasn_held)
+    assert all(d["known_source"] for d in siasn_held)
+    for doc_id in sent_doc_ids:
+        row = store.ledger_get(doc_id)
+        assert row is not None and row["status"] == "transferred"
+        assert row["sha256"] == siapp_docs[doc_id]["sha256"]
+
+    # ---- F6, F7, F8 -------------------------------------------------------------------------
+    verified = [u for u in truth if u["verifikasi_id"]]
+    keppres = [u for u in truth if u["keppres_id"]]
+    assert verified and keppres
+    ver_rx = Counter(
+        e["payload"]["id_verifikasi_siapp"] for e in sb.received("siapp.verifikasi-setneg")
+    )
+    assert ver_rx == dict.fromkeys((u["verifikasi_id"] for u in verified), 1)
+    kep_rx = Counter(e["payload"]["id_keppres_siapp"] for e in sb.received("siapp.keppres"))
+    assert kep_rx == dict.fromkeys((u["keppres_id"] for u in keppres), 1)
+    assert all(u["siasn"]["keppres_received"] for u in keppres)
+    sk = sb.received("upload-dok-sk-kp")
+    keppres_copies = {d["sha256"] for d in siapp_docs.values() if d["jenis"] == "SALINAN_KEPPRES"}
+    assert len(sk) == len(keppres) and {e["payload"]["sha256"] for e in sk} == keppres_copies
+    pic_rx = Counter(
+        (e["payload"]["id_pic_siapp"], int(e["payload"]["versi"])) for e in sb.received("siapp.pic")
+    )
+    assert pic_rx and set(pic_rx.values()) == {1}
+    assert {("pic", i) for i, _ in pic_rx} == {
+        (r.flow, r.entity_id) for r in store.list_outbox(flow="pic")
+    }
+
+    # ---- F3: SIAPP NV saw every BKN status, in order, ending where SIASN is -----------------
+    status_rx = sb.received("inbound.status-usulan")
+    assert sum(e["replays"] for e in status_rx) == 0
+    seen = Counter(
+        (e["payload"]["usulan_id"], e["payload"]["status_bkn"], e["payload"].get("version"))
+        for e in status_rx
+    )
+    assert set(seen.values()) == {1}
+    last = _last_status(status_rx)
+    reached = [u for u in in_scope if u["siasn"] is not None]
+    assert {u["id"]: u["siasn"]["statusUsulan"] for u in reached} == last
+    by_usulan: dict[str, set[str]] = {}
+    for e in status_rx:
+        by_usulan.setdefault(e["payload"]["usulan_id"], set()).add(str(e["payload"]["status_bkn"]))
+    for u in reached:
+        wanted = {STATUS_OF_STAGE[s["stage"]] for s in u["stages"] if s["stage"] in STATUS_OF_STAGE}
+        assert wanted <= by_usulan[u["id"]], u["id"]
+
+    # ---- F4: pertek and ralat pertek PDFs, with SIASN's sha256 ------------------------------
+    for kind, field in (
+        ("inbound.pertek", "pertek_sha256"),
+        ("inbound.ralat-pertek", "ralat_sha256"),
+    ):
+        rx = sb.received(kind)
+        got = Counter((e["payload"]["metadata"]["usulan_id"], e["payload"]["sha256"]) for e in rx)
+        want = {(u["id"], u["siasn"][field]) for u in reached if u["siasn"][field]}
+        assert want and got == dict.fromkeys(want, 1), kind
+        assert all(e["payload"]["metadata"]["sha256"] == e["payload"]["sha256"] for e in rx)
+    inbound_docs = [d for d in docs["siapp"] if d["source"] == "INBOUND"]
+    assert inbound_docs and all(d["ok"] for d in inbound_docs)
+
+    # ---- out of scope: quarantined, refused once, never at SIASN ----------------------------
+    oos = sb.truth("out-of-scope")["usulan"]
+    assert {u["id"] for u in oos} == {u["id"] for u in out_of_scope}
+    assert all(not u["delivered_to_siasn"] and u["penolakan_received"] for u in oos)
+    refusals = Counter(e["payload"]["usulan_id"] for e in sb.received("inbound.penolakan"))
+    assert refusals == dict.fromkeys((u["id"] for u in oos), 1)
+    assert {r.entity_id for r in store.list_outbox(status="rejected", flow="usulan")} == set(
+        refusals
+    )
+    reasons = {r.entity_id: r.reason for r in store.list_outbox(status="rejected", flow="usulan")}
+    assert reasons == {u["id"]: u["reason"] for u in oos}
+    quarantined = [q for q in store.list_quarantine(flow="F5") if q["entity_kind"] == "usulan"]
+    assert len(quarantined) == len(oos)
+
+    # ---- the outbox is drained and the lifecycle is stamped for SLA reporting ---------------
+    stats = store.outbox_stats()
+    assert all(set(by_status) <= {"sent", "rejected"} for by_status in stats.values()), stats
+    for u in keppres:
+        row = store.lifecycle_get(u["id"])
+        assert row is not None
+        order = ["submitted_at", "sent_at", "bkn_verified_at", "pertek_at", "keppres_sent_at"]
+        stamps = [row[s] for s in order]
+        assert all(stamps) and stamps == sorted(stamps), u["id"]
+        assert row["setneg_verified_at"] and row["keppres_at"] and row["keppres_applied_at"]
+    for u in oos:
+        assert store.lifecycle_get(u["id"])["status"] == "ditolak_hub"
+
+    # ---- lineage and logs carry no personal data --------------------------------------------
+    assert {r.flow for r in hub.lineage} == {"F5-F8", "F3-F4"}
+    pushed = sum(r.counts.inserted for r in hub.lineage if r.task_id.startswith("push"))
+    assert pushed == sum(n.get("sent", 0) for n in stats.values())
+    text = json.dumps([r.to_xcom() for r in hub.lineage]) + caplog.text
+    nips = {u["nip"] for u in truth}
+    assert not [nip for nip in nips if nip in text]
