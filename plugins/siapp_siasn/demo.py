@@ -28,7 +28,13 @@ def _done(started: float, note: str = "") -> None:
     console.print(f"  [green]done[/] in {time.monotonic() - started:.1f} s {note}")
 
 
-def run_demo(employees: int = 10000, seed: int = 7, workdir: str = ".demo", days: int = 1) -> None:
+def run_demo(
+    employees: int = 10000,
+    seed: int = 7,
+    workdir: str = ".demo",
+    days: int = 1,
+    usulan_days: int = 8,
+) -> None:
     from siapp_sandbox.testing import run_sandbox
 
     from siapp_siasn.store import Store
@@ -69,6 +75,25 @@ def run_demo(employees: int = 10000, seed: int = 7, workdir: str = ".demo", days
         _done(t, f"[dim](log {logs / 'run2.log'})[/]")
         run2_requests = _count_employee_requests(sandbox.stats())
 
+        console.print(
+            f"[bold cyan]▶[/] proposal traffic: {usulan_days} simulated days, one usulan_sync"
+            " run a day (collect → push to SIASN → status back → push to SIAPP NV)"
+        )
+        for day in range(1, usulan_days + 1):
+            t = time.monotonic()
+            log = logs / f"usulan-day{day}.log"
+            if day > 1:
+                sandbox.advance(1)
+            code = env.dags_test("usulan_sync", log_path=log)
+            if code != 0:
+                console.print(f"[red]usulan_sync failed (exit {code}); see {log}[/]")
+                raise SystemExit(code)
+            received = len(sandbox.received("siapp.usulan"))
+            console.print(
+                f"  day {day} ({sandbox.clock()['date']}): done in {time.monotonic() - t:.1f} s,"
+                f" {received} usulan versions received by SIASN so far"
+            )
+
         summary = collect_summary(Store(store_url))
     render_summary(summary)
     console.print(
@@ -78,7 +103,7 @@ def run_demo(employees: int = 10000, seed: int = 7, workdir: str = ".demo", days
 
 
 def _run_dag(env: AirflowEnv, log_path: Path) -> None:
-    code = env.dags_test("siasn_asn_daily", log_path=log_path)
+    code = env.dags_test("siasn_asn_daily", log_path=log_path)  # the main job
     if code != 0:
         console.print(f"[red]the DAG run failed (exit {code}); see {log_path}[/]")
         raise SystemExit(code)

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 def _run_line(record: dict[str, Any]) -> dict[str, Any]:
-    requests = record.get("requests") or {}
+    requests = dict(record.get("requests") or {})
+    if "requests" not in requests:  # a task with several clients: {"siasn": {...}, "siapp": {...}}
+        parts = [v for v in requests.values() if isinstance(v, dict)]
+        requests = {
+            k: sum(int(p.get(k) or 0) for p in parts)
+            for k in ("requests", "retries", "throttled_429")
+        }
     return {
         "lineage_id": record.get("lineage_id"),
         "flow": record.get("flow"),
@@ -30,11 +36,28 @@ def _run_line(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def collect_summary(store: Store, runs: int = 12) -> dict[str, Any]:
-    """Store statistics plus the latest lineage records (oldest first)."""
+def collect_summary(store: Store, runs: int = 6) -> dict[str, Any]:
+    """Store statistics plus the latest lineage records of each DAG (oldest first)."""
     stats = store.stats()
-    lineage = [_run_line(r) for r in reversed(store.list_lineage(limit=runs))]
-    return {**stats, "recent_runs": lineage}
+    records = [
+        r
+        for dag, n in (("siasn_asn_daily", runs), ("usulan_sync", 4))  # two nightly, one 15-min run
+        for r in store.list_lineage(dag_id=dag, limit=n)
+    ]
+    records += [
+        r
+        for r in store.list_lineage(limit=runs)
+        if r.get("dag_id") not in ("siasn_asn_daily", "usulan_sync")
+    ]
+    records.sort(key=lambda r: str(r.get("started_at")))
+    lineage = [_run_line(r) for r in records]
+    return {
+        **stats,
+        "usulan_stages": store.lifecycle_stats(),
+        "outbox_by_flow": store.outbox_stats(),
+        "documents": store.ledger_stats(),
+        "recent_runs": lineage,
+    }
 
 
 def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub") -> None:
@@ -65,6 +88,34 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
         facts.add_row(f"  {reason}", f"{n:,}")
     console.print(facts)
 
+    lifecycle = summary.get("usulan_stages") or {}
+    outbox = summary.get("outbox_by_flow") or {}
+    ledger = summary.get("documents") or {}
+    if lifecycle.get("total") or outbox:
+        stages = Table(title="usulan per stage (first time seen)", show_header=False)
+        stages.add_column("stage")
+        stages.add_column("usulan", justify="right")
+        for key, value in lifecycle.items():
+            if isinstance(value, int) and not str(key).startswith("status:"):
+                stages.add_row(str(key), f"{value:,}")
+        console.print(stages)
+        box = Table(title="outbox (both directions) and documents moved")
+        box.add_column("flow")
+        for status in ("pending", "retry", "sent", "dead", "rejected"):
+            box.add_column(status, justify="right")
+        for flow, counts in sorted(outbox.items()):
+            if isinstance(counts, dict):
+                box.add_row(
+                    flow,
+                    *(
+                        f"{counts.get(s, 0):,}"
+                        for s in ("pending", "retry", "sent", "dead", "rejected")
+                    ),
+                )
+        console.print(box)
+        docs = ", ".join(f"{k} {v:,}" for k, v in ledger.items() if isinstance(v, int))
+        console.print(f"document ledger: {docs or 'empty'}")
+
     runs = Table(title="task runs (lineage)")
     for col in (
         "flow",
@@ -78,11 +129,8 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
         "dep",
         "requests",
         "s",
-        "lineage id",
     ):
-        runs.add_column(
-            col, justify="right" if col not in ("flow", "task", "mode", "lineage id") else "left"
-        )
+        runs.add_column(col, justify="right" if col not in ("flow", "task", "mode") else "left")
     for run in summary.get("recent_runs", []):
         c = run.get("counts") or {}
         runs.add_row(
