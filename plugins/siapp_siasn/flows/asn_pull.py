@@ -98,15 +98,10 @@ async def pull_referensi(
 ) -> LineageRecord:
     """Pull every reference table; rows a full pull no longer lists become inactive."""
     started = time.monotonic()
-    record = LineageRecord(
-        flow="F2",
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        "F2",
         source=Endpoint(system="siasn", endpoint="/referensi_siasn/1/{ref}/search"),
         target=Endpoint(system="hub-store", endpoint="referensi"),
-        upstream=run.upstream,
         extra={"refs": list(refs)},
     )
     digest = ContentDigest()
@@ -246,18 +241,13 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
     """Pull data utama + keluarga of ASN IV/b+ into the store (resumable, idempotent)."""
     started = time.monotonic()
     today = run.local_date
-    record = LineageRecord(
-        flow="F1",
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        "F1",
         source=Endpoint(
             system="siasn",
             endpoint="/apisiasn/1.0/pns/{data-utama,data-pasangan,data-anak,data-ortu}/{nip}",
         ),
         target=Endpoint(system="hub-store", endpoint="asn, asn_history, asn_family"),
-        upstream=run.upstream,
     )
     checkpoint = store.load_checkpoint(run.run_key, STEP)
     state: dict[str, Any] = dict(checkpoint.state) if checkpoint is not None else {}
@@ -427,15 +417,10 @@ def check_quality(
     pulls = [
         u for u in (upstream if isinstance(upstream, list) else [upstream]) if isinstance(u, dict)
     ]
-    record = LineageRecord(
-        flow="F1-quality",
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        "F1-quality",
         source=Endpoint(system="hub-store", endpoint="asn, referensi"),
         target=Endpoint(system="hub-store", endpoint="quality"),
-        upstream=run.upstream,
     )
     failures: list[str] = []
     unknown = store.unknown_reference_ids()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from siapp_siasn.lineage import Endpoint, LineageRecord
 
 #: The agreement's calendar: dates of departures, sweeps and SLAs are Jakarta dates.
 LOCAL_TZ = ZoneInfo("Asia/Jakarta")
@@ -21,6 +24,22 @@ class RunContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: progress callback (done, total): logged percentages in tasks, a bar in the CLI
     progress: Callable[[int, int], None] | None = None
+
+    def lineage(
+        self, flow: str, source: Endpoint, target: Endpoint, **fields: Any
+    ) -> LineageRecord:
+        """A lineage record stamped with this run's identity and upstream lineage ids."""
+        return LineageRecord(
+            flow=flow,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            task_id=self.task_id,
+            try_number=self.try_number,
+            source=source,
+            target=target,
+            upstream=self.upstream,
+            **fields,
+        )
 
     @property
     def local_date(self) -> date:

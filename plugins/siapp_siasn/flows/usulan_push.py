@@ -499,18 +499,13 @@ async def push_outbox(
     started = time.monotonic()
     target = params.target or "siasn+siapp"
     flows = params.flows()
-    record = LineageRecord(
-        flow=_LABELS.get(target, "F3-F8"),
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        _LABELS.get(target, "F3-F8"),
         source=Endpoint(system="hub-store", endpoint="outbox"),
         target=Endpoint(
             system=target,
             endpoint=_ENDPOINTS.get(target, f"{_ENDPOINTS['siasn']}; {_ENDPOINTS['siapp']}"),
         ),
-        upstream=run.upstream,
         window={"now": run.now.isoformat(), "flows": ",".join(flows)},
     )
     due = store.due_outbox(run.now, limit=params.limit, flows=flows)

@@ -313,15 +313,10 @@ async def collect_siapp(
 ) -> LineageRecord:
     """Collect what SIAPP NV changed since the watermarks into the outbox (F5-F8 in)."""
     started = time.monotonic()
-    record = LineageRecord(
-        flow="F5-F8",
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        "F5-F8",
         source=Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}"),
         target=Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle"),
-        upstream=run.upstream,
     )
     digest = ContentDigest()
     collector = _Collector(store)
@@ -435,15 +430,10 @@ async def status_back(
 ) -> LineageRecord:
     """BKN statuses, pertek and ralat pertek changed since the watermark → lifecycle + outbox."""
     started = time.monotonic()
-    record = LineageRecord(
-        flow="F3-F4",
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        task_id=run.task_id,
-        try_number=run.try_number,
+    record = run.lineage(
+        "F3-F4",
         source=Endpoint(system="siasn", endpoint="/apisiasn/1.0/siapp/status-usulan"),
         target=Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle"),
-        upstream=run.upstream,
     )
     digest = ContentDigest()
     since_text = store.get_watermark(WM_STATUS)

@@ -694,3 +694,49 @@ class ApiClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         resp = await self.request("POST", template, path=path, json=json, headers=headers)
         return resp.data
+
+
+class ServiceClient:
+    """What the SIASN and SIAPP NV clients share: one :class:`ApiClient`, used ``async with``.
+
+    Subclasses set ``name`` and ``build_auth`` (the token scheme of their API).
+    """
+
+    name: str = "api"
+    #: (config, on_token) -> the token scheme of the API; set by each subclass
+    build_auth: Callable[[Any, Callable[[str], None] | None], Any]
+
+    def __init__(self, api: ApiClient, *, download_timeout: float = 300.0) -> None:
+        self.api = api
+        self.download_timeout = download_timeout
+
+    @classmethod
+    def from_config(cls, config: Any, *, on_token: Callable[[str], None] | None = None) -> Self:
+        """Client built from validated settings (``SiasnConfig`` / ``SiappConfig``)."""
+        api = ApiClient(
+            config.base_url,
+            name=cls.name,
+            auth=cls.build_auth(config, on_token),
+            **config.client_kwargs(),
+        )
+        return cls(api, download_timeout=config.download_timeout)
+
+    async def __aenter__(self) -> Self:
+        await self.api.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.api.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self.api.close()
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters for lineage (templates and numbers only)."""
+        return self.api.metrics()
+
+    async def check_tokens(self) -> dict[str, str]:
+        """Fetch the tokens now (connection test)."""
+        assert self.api.auth is not None
+        return await self.api.auth.warm(self.api)

@@ -9,14 +9,14 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import orjson
 
 from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, TokenAuth
 from siapp_siasn.hooks.config import SiappConfig
 from siapp_siasn.hooks.errors import ApiError, ChecksumMismatchError
-from siapp_siasn.hooks.http import ApiClient, ApiResponse, FilePart
+from siapp_siasn.hooks.http import ApiResponse, FilePart, ServiceClient
 
 __all__ = ["SiappClient", "build_siapp_auth", "iso_utc"]
 
@@ -62,45 +62,11 @@ def build_siapp_auth(
     return TokenAuth(default=[HeaderToken("Authorization", "Bearer", source)])
 
 
-class SiappClient:
+class SiappClient(ServiceClient):
     """Async SIAPP NV client over one :class:`ApiClient` (use ``async with``)."""
 
-    def __init__(self, api: ApiClient, *, download_timeout: float = 300.0) -> None:
-        self.api = api
-        self.download_timeout = download_timeout
-
-    @classmethod
-    def from_config(
-        cls, config: SiappConfig, *, on_token: Callable[[str], None] | None = None
-    ) -> Self:
-        """Client built from validated settings."""
-        api = ApiClient(
-            config.base_url,
-            name="siapp",
-            auth=build_siapp_auth(config, on_token),
-            **config.client_kwargs(),
-        )
-        return cls(api, download_timeout=config.download_timeout)
-
-    async def __aenter__(self) -> Self:
-        await self.api.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.api.close()
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        await self.api.close()
-
-    def metrics(self) -> dict[str, Any]:
-        """Counters for lineage (templates and numbers only)."""
-        return self.api.metrics()
-
-    async def check_tokens(self) -> dict[str, str]:
-        """Fetch the token now (connection test)."""
-        assert self.api.auth is not None
-        return await self.api.auth.warm(self.api)
+    name = "siapp"
+    build_auth = staticmethod(build_siapp_auth)
 
     async def iter_list(
         self,

@@ -10,12 +10,12 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date
-from typing import Any, Self
+from typing import Any
 
 from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, StaticTokenSource, TokenAuth
 from siapp_siasn.hooks.config import SiasnConfig
 from siapp_siasn.hooks.errors import ApiError, ChecksumMismatchError
-from siapp_siasn.hooks.http import ApiClient, ApiResponse, FilePart
+from siapp_siasn.hooks.http import ApiResponse, FilePart, ServiceClient
 
 __all__ = ["SiasnClient", "build_siasn_auth", "siasn_date"]
 
@@ -97,49 +97,15 @@ def _envelope_code(body: Any) -> str | None:
     return None
 
 
-class SiasnClient:
+class SiasnClient(ServiceClient):
     """Async SIASN client over one :class:`ApiClient` (use ``async with``).
 
     :param api: the transport (session, limiter, retries, tokens).
     :param download_timeout: seconds per document download attempt.
     """
 
-    def __init__(self, api: ApiClient, *, download_timeout: float = 300.0) -> None:
-        self.api = api
-        self.download_timeout = download_timeout
-
-    @classmethod
-    def from_config(
-        cls, config: SiasnConfig, *, on_token: Callable[[str], None] | None = None
-    ) -> Self:
-        """Client built from validated settings."""
-        api = ApiClient(
-            config.base_url,
-            name="siasn",
-            auth=build_siasn_auth(config, on_token),
-            **config.client_kwargs(),
-        )
-        return cls(api, download_timeout=config.download_timeout)
-
-    async def __aenter__(self) -> Self:
-        await self.api.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.api.close()
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        await self.api.close()
-
-    def metrics(self) -> dict[str, Any]:
-        """Counters for lineage (templates and numbers only)."""
-        return self.api.metrics()
-
-    async def check_tokens(self) -> dict[str, str]:
-        """Fetch both tokens now (connection test)."""
-        assert self.api.auth is not None
-        return await self.api.auth.warm(self.api)
+    name = "siasn"
+    build_auth = staticmethod(build_siasn_auth)
 
     # -- envelopes ---------------------------------------------------------------------
 
