@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG, Param
+
 from siapp_siasn.assets import ASN_ASSET, REFERENSI_ASSET
 from siapp_siasn.operators.siasn import (
     AsnQualityCheckOperator,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule
+
 from siapp_siasn.assets import SIAPP_STATUS_ASSET, USULAN_ASSET
 from siapp_siasn.operators.usulan import (
     OutboxPushOperator,

@@ -36,7 +36,6 @@ def run_demo(
     usulan_days: int = 8,
 ) -> None:
     from siapp_sandbox.testing import run_sandbox
-
     from siapp_siasn.store import Store
     from siapp_siasn.summary import collect_summary, render_summary
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from siapp_siasn.airflow_env import PROJECT_ROOT, AirflowEnv
 
 PROBE = r"""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_sandbox.testing import RunningSandbox, run_sandbox
 from siapp_siasn.airflow_env import AirflowEnv, sandbox_connections
 from siapp_siasn.store import Store

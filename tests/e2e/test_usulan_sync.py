@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_sandbox.testing import run_sandbox
 from siapp_siasn.airflow_env import PROJECT_ROOT, AirflowEnv, sandbox_connections
 from siapp_siasn.store import Store
-
 from tests.flows._usulan import WORLD, Hub
 
 pytestmark = pytest.mark.e2e

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+
 from siapp_sandbox.testing import RunningSandbox
 from siapp_siasn.store import ASN_TYPED_COLUMNS, Store
 from siapp_siasn.store.tables import asn, asn_family, asn_history

@@ -22,7 +22,6 @@ from siapp_siasn.hooks.config import SiappConfig
 from siapp_siasn.hooks.siapp import SiappClient
 from siapp_siasn.lineage import LineageRecord
 from siapp_siasn.store import Store
-
 from tests.flows.conftest import CLIENT_DEFAULTS, SANDBOX_CREDENTIALS, sandbox_today, siasn_client
 
 #: A small world with enough employees of the PKS kategori (JPT Utama/Madya, JF Ahli Utama).

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
 from siapp_sandbox.testing import RunningSandbox
 from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext

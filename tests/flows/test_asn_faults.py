@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from siapp_siasn.flows.asn_pull import PullParams, check_quality
 from siapp_siasn.store.tables import asn, asn_history, quarantine
-
 from tests.flows._truth import StoreView, fetch_truth, mismatches
 from tests.flows.conftest import StoreFactory, pull, pull_everything, route_count, run_context
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_sandbox.world import day_to_date
 from siapp_siasn.flows.asn_pull import STEP, WM_CURSOR, WM_FULL_SWEEP, PullParams
 from siapp_siasn.store import Store
-
 from tests.flows._truth import StoreView, fetch_truth, mismatches
 from tests.flows.conftest import (
     CLIENT_DEFAULTS,

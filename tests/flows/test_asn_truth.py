@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from siapp_sandbox.world import day_to_date
 from siapp_siasn.flows.asn_pull import (
     DEFAULT_REFS,
@@ -20,7 +21,6 @@ from siapp_siasn.flows.asn_pull import (
     check_quality,
 )
 from siapp_siasn.flows.asn_records import DEPARTURE_KEDUDUKAN
-
 from tests.flows._truth import StoreView, data_utama, expected_family, fetch_truth, mismatches
 from tests.flows.conftest import (
     StoreFactory,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_sandbox import refdata
 from siapp_sandbox.siasn_app import raw_anak, raw_data_utama, raw_ortu, raw_pasangan
 from siapp_sandbox.world import World
@@ -26,7 +27,6 @@ from siapp_siasn.flows.asn_records import (
 )
 from siapp_siasn.models.record import validate_asn_record
 from siapp_siasn.store import QuarantineItem, Store
-
 from tests.flows._truth import expected_columns, expected_family
 
 TODAY = dt.date(2026, 3, 2)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_siasn.flows.usulan_rules import (
     FLOW_PIC,
     FLOW_USULAN,
@@ -25,7 +26,6 @@ from siapp_siasn.flows.usulan_rules import (
 )
 from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.store import OutboxItem, Store
-
 from tests.flows._usulan import WORLD, Hub, per_version
 from tests.flows.conftest import CLIENT_DEFAULTS, HASH_KEY, SANDBOX_CREDENTIALS, StoreFactory
 

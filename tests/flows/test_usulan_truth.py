@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from siapp_siasn.flows.usulan_sync import WM_SIAPP
 
+from siapp_siasn.flows.usulan_sync import WM_SIAPP
 from tests.flows._usulan import WORLD, Hub, per_version
 from tests.flows.conftest import StoreFactory
 

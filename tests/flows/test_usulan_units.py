@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from siapp_siasn.flows.usulan_push import plan_groups
 from siapp_siasn.flows.usulan_rules import (
     ASN_TIDAK_AKTIF,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
 from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.hooks.siapp import SiappClient
 from siapp_siasn.hooks.siasn import DATA_UTAMA, PKS_ASN, SiasnClient
-
 from tests.hooks._support import loopback
 
 

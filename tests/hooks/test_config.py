@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from siapp_siasn.hooks.config import SiappConfig, SiasnConfig, base_url_from_connection
 
 CONN = {
@@ -169,6 +170,7 @@ def test_test_connection_reports_invalid_config(monkeypatch: pytest.MonkeyPatch)
 def test_provider_info_and_ui_metadata_are_valid() -> None:
     import airflow
     import jsonschema
+
     from siapp_siasn.hooks.provider_info import conn_fields, get_provider_info
     from siapp_siasn.hooks.siapp_hook import SiappHook
     from siapp_siasn.hooks.siasn_hook import SiasnHook

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, TokenAuth
 from siapp_siasn.hooks.errors import ApiError, redact
 from siapp_siasn.hooks.http import ApiClient, bounded_map, parse_retry_after
 from siapp_siasn.hooks.metrics import LatencyHistogram
-
 from tests.hooks._support import loopback, raw_tcp, self_signed_cert
 
 NIP = "197203151998031002"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from siapp_siasn.hooks.http import ApiClient
 from siapp_siasn.hooks.ratelimit import RateLimiter
-
 from tests.hooks._support import loopback, max_in_window
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
 from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.hooks.siapp import SiappClient

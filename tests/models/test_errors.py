@@ -4,8 +4,8 @@ import json
 
 import pytest
 from pydantic import ValidationError
-from siapp_siasn import models as m
 
+from siapp_siasn import models as m
 from tests.models import samples
 
 PERSONAL = {

@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
-from siapp_siasn import models as m
 
+from siapp_siasn import models as m
 from tests.models import samples
 
 

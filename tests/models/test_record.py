@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from siapp_siasn import models as m
 
+from siapp_siasn import models as m
 from tests.models import samples
 
 

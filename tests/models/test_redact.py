@@ -9,9 +9,9 @@ import hmac
 import json
 
 import pytest
+
 from siapp_siasn import models as m
 from siapp_siasn.models.redact import MAX_DEPTH, TOO_DEEP, redact_raw
-
 from tests.models import samples
 
 

@@ -4,6 +4,7 @@ sandbox's renderers are called in-process). Guards the contract between the two.
 import collections
 
 import pytest
+
 from siapp_sandbox import siasn_app
 from siapp_sandbox.usulan import UsulanWorld, WorldDirectory
 from siapp_sandbox.world import World

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from siapp_siasn import models as m
 from siapp_siasn.models import schemas
-
 from tests.models import samples
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError
+
 from siapp_siasn.models import describe_validation_error, format_siasn_date, parse_date
 from siapp_siasn.models.types import (
     Code,

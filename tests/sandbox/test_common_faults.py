@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from siapp_sandbox.testing import RunningSandbox, run_sandbox
 
+from siapp_sandbox.testing import RunningSandbox, run_sandbox
 from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = pytest.mark.integration

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+
 from siapp_sandbox.common import (
     PROFILES,
     Faults,

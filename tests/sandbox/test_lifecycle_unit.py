@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from siapp_sandbox.documents import DocSpec, corrupt, pdf_bytes, sha256_hex
 from siapp_sandbox.usulan import (
     GOL_MIN,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
 from siapp_sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from siapp_sandbox.testing import RunningSandbox
 
+from siapp_sandbox.testing import RunningSandbox
 from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+
 from siapp_sandbox import refdata
 from siapp_sandbox.world import DAY0, KATEGORI, World, date_to_day, day_to_date
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from siapp_siasn.store import AsnRow, FamilyMember, Store, metadata
 from siapp_siasn.store.types import canonical_json
 

@@ -9,6 +9,7 @@ import traceback
 
 import pytest
 import sqlalchemy as sa
+
 from siapp_siasn.store import (
     AsnRow,
     BatchCounts,

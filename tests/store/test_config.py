@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from siapp_siasn.store import Store, default_sqlite_path, store_url_from_airflow
 
 ENV = "AIRFLOW_CONN_SIAPP_SIASN_STORE"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from siapp_siasn.store import RefCounts, Store, UnknownReference
 from siapp_siasn.store.tables import referensi
 

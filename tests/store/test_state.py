@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from siapp_siasn.store import Store
 
 from .conftest import T0, make_row, snapshot

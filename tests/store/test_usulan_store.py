@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from siapp_siasn.store import (
     LIFECYCLE_STAMPS,
     OutboxItem,

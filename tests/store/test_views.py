@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+
 from siapp_siasn.store import VIEWS, Store
 
 from .conftest import T0, make_row

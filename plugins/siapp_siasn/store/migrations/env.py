@@ -7,9 +7,10 @@ open connection in ``config.attributes["connection"]``.
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
+
 from siapp_siasn.store.engine import make_engine
 from siapp_siasn.store.tables import VERSION_TABLE, metadata
-from sqlalchemy import Connection
 
 config = context.config
 
