@@ -5,6 +5,7 @@ PY ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: demo test bootstrap sync postgres schemas lint format bench clean
 
@@ -40,8 +41,11 @@ format: sync
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: sync postgres
-	$(RUN) siapp-siasn bench
+## Peers side by side (ours, ours under Airflow, dlt, naive HttpHook) on one sandbox, DAG parse
+## time, PostgreSQL upsert; results in bench/results/. Options: make bench BENCH_ARGS="--help".
+bench: bootstrap postgres
+	$(UV) sync --frozen --group bench
+	$(RUN) --group bench siapp-siasn bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache

@@ -56,7 +56,6 @@ def main(
 ) -> None:
     sys.path.insert(0, str(ROOT))
     from siapp_sandbox.testing import run_sandbox
-
     from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
     from siapp_siasn.flows.context import RunContext
     from siapp_siasn.flows.usulan_push import PushParams, push_outbox

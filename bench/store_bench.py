@@ -220,6 +220,12 @@ def main() -> None:
     parser.add_argument(
         "--generic-pg", action="store_true", help="also run PostgreSQL without COPY"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="also print a BENCH_RESULT line (for bench.suite)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="write a pyinstrument profile of the PostgreSQL passes here"
+    )
     args = parser.parse_args()
     family = not args.no_family
     results = []
@@ -229,7 +235,20 @@ def main() -> None:
             results += bench_backend("sqlite", url, args.rows, args.batch, False, family)
     if args.backend in ("all", "postgresql"):
         with postgres(args.pg_url) as url:
+            profiler = None
+            if args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
             results += bench_backend("postgresql COPY", url, args.rows, args.batch, True, family)
+            if profiler is not None:
+                profiler.stop()
+                args.profile.parent.mkdir(parents=True, exist_ok=True)
+                args.profile.write_text(profiler.output_html())
+                args.profile.with_suffix(".txt").write_text(
+                    profiler.output_text(unicode=True, color=False)
+                )
             if args.generic_pg:
                 other = Store(url, hash_key="bench")
                 with other.engine.begin() as c:
@@ -261,6 +280,27 @@ def main() -> None:
             f"{totals['history_rows']:,}",
         )  # fmt: skip
     console.print(table)
+    if args.json:
+        from bench.common import emit_result
+
+        emit_result(
+            {
+                "rows": args.rows,
+                "batch": args.batch,
+                "family": family,
+                "passes": [
+                    {
+                        "backend": name,
+                        "pass": label,
+                        "rows": n,
+                        "seconds": round(elapsed, 3),
+                        "rows_per_s": round(n / elapsed, 1),
+                        **totals,
+                    }
+                    for name, label, n, elapsed, totals in results
+                ],
+            }
+        )
 
 
 if __name__ == "__main__":

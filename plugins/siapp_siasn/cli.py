@@ -27,6 +27,15 @@ def _mount_sandbox() -> None:
 _mount_sandbox()
 
 
+def _mount_bench() -> None:
+    from siapp_siasn.bench_cli import bench_app  # typer only at import time: --help stays fast
+
+    app.add_typer(bench_app, name="bench", help="Benchmarks against peers (dlt, naive HttpHook).")
+
+
+_mount_bench()
+
+
 @app.command()
 def version() -> None:
     """Print the hub version."""
