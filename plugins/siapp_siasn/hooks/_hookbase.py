@@ -9,6 +9,7 @@ password), defaults the scheme to ``http`` and would add HTTP Basic auth to ever
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Coroutine
@@ -63,11 +64,13 @@ class ApiHookBase(BaseHook, Generic[C]):
 
     # subclasses set these
     @classmethod
+    @abc.abstractmethod
     def _config_class(cls) -> type[ApiConfig]:
-        raise NotImplementedError
+        """The pydantic settings model of the connection."""
 
+    @abc.abstractmethod
     def _client_from_config(self, config: Any) -> C:
-        raise NotImplementedError
+        """The pure async client for validated settings."""
 
     def get_config(self) -> Any:
         """The connection validated into the config model (cached per hook)."""

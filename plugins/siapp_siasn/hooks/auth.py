@@ -8,6 +8,7 @@ never put into an exception.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import time
@@ -32,15 +33,15 @@ class _Token:
     expires_at: float  # time.monotonic() deadline, skew already taken off
 
 
-class TokenSource:
+class TokenSource(abc.ABC):
     """Base class: one cached bearer token."""
 
     name: str = "token"
     refreshable: bool = False
 
+    @abc.abstractmethod
     async def get(self, client: ApiClient) -> str:
         """Return a valid token, fetching a new one if needed."""
-        raise NotImplementedError
 
     def invalidate(self, value: str) -> bool:
         """Forget ``value`` if it is still the cached token (after a 401). Returns whether a

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from siapp_siasn.store.records import numbered_family
-from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, asn, asn_family
+from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, FAMILY_COLUMNS, asn, asn_family
 from siapp_siasn.store.types import UTCDateTime, json_dumps
 
 if TYPE_CHECKING:
@@ -37,24 +37,6 @@ _STAGED_COLUMNS: tuple[str, ...] = (
 # the name carries a fingerprint of the column list: a pooled connection that still holds a
 # staging table of an older schema simply gets a new one
 _STAGE = "siapp_stg_asn_" + format(zlib.crc32(",".join(_STAGED_COLUMNS).encode()), "08x")
-
-FAMILY_COLUMNS: tuple[str, ...] = (
-    "nip",
-    "relation",
-    "ordinal",
-    "member_id",
-    "nama",
-    "tgl_lahir",
-    "jenis_kelamin",
-    "status_hidup",
-    "status_hubungan",
-    "tgl_menikah",
-    "tgl_cerai",
-    "orang_tua_id",
-    "payload",
-    "run_id",
-    "updated_at",
-)
 
 
 def _pg_type(column: sa.Column[Any]) -> str:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from siapp_siasn.store.records import numbered_family
-from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, asn, asn_family, asn_history
+from siapp_siasn.store.tables import (
+    ASN_TYPED_COLUMNS,
+    FAMILY_COLUMNS,
+    asn,
+    asn_family,
+    asn_history,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -51,23 +57,6 @@ _HISTORY_COLUMNS = (
     *ASN_TYPED_COLUMNS,
     "payload",
 )
-_FAMILY_COLUMNS = (
-    "nip",
-    "relation",
-    "ordinal",
-    "member_id",
-    "nama",
-    "tgl_lahir",
-    "jenis_kelamin",
-    "status_hidup",
-    "status_hubungan",
-    "tgl_menikah",
-    "tgl_cerai",
-    "orang_tua_id",
-    "payload",
-    "run_id",
-    "updated_at",
-)
 
 _UPSERT_ASN = (
     f"INSERT INTO asn ({', '.join(_ASN_COLUMNS)}) VALUES ({', '.join('?' * len(_ASN_COLUMNS))}) "
@@ -86,8 +75,8 @@ _INSERT_HISTORY = (
     f"VALUES ({', '.join('?' * len(_HISTORY_COLUMNS))})"
 )
 _INSERT_FAMILY = (
-    f"INSERT INTO asn_family ({', '.join(_FAMILY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_FAMILY_COLUMNS))})"
+    f"INSERT INTO asn_family ({', '.join(FAMILY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(FAMILY_COLUMNS))})"
 )
 
 Processor = Callable[[Any], Any]
@@ -201,7 +190,7 @@ def apply(
                 cur.executemany(_INSERT_HISTORY, history)
         if family_rows:
             cur.executemany("DELETE FROM asn_family WHERE nip = ?", [(r.nip,) for r in family_rows])
-            fbind = _Binder(asn_family, _FAMILY_COLUMNS, dialect, prebound=("updated_at",))
+            fbind = _Binder(asn_family, FAMILY_COLUMNS, dialect, prebound=("updated_at",))
             fam_now = fbind.one("updated_at", now)
             members = [
                 fbind(

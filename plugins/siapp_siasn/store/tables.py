@@ -146,6 +146,25 @@ asn_history = sa.Table(
     ),
 )
 
+#: Columns written for each family member (both dialects' bulk paths use this order).
+FAMILY_COLUMNS: tuple[str, ...] = (
+    "nip",
+    "relation",
+    "ordinal",
+    "member_id",
+    "nama",
+    "tgl_lahir",
+    "jenis_kelamin",
+    "status_hidup",
+    "status_hubungan",
+    "tgl_menikah",
+    "tgl_cerai",
+    "orang_tua_id",
+    "payload",
+    "run_id",
+    "updated_at",
+)
+
 asn_family = sa.Table(
     "asn_family",
     metadata,
