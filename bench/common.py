@@ -475,3 +475,27 @@ def facts_from_dlt(
         )
         for nip, gol, tmt, ked in rows["utama"]
     }
+
+
+def summarize_collapsed(raw: Path, out: Path, title: str, top: int = 30) -> None:
+    """A text summary of py-spy's collapsed stacks (`--format raw`): the frames the samples
+    were in (self) and the frames they passed through (inclusive), all threads together."""
+    self_count: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        count = int(n)
+        total += count
+        frames = stack.split(";")
+        self_count[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    lines = [title, f"samples: {total} (all threads together)", "", "self:"]
+    lines += [f"{100 * n / total:6.1f}%  {frame}" for frame, n in self_count.most_common(top)]
+    lines += ["", "inclusive:"]
+    lines += [f"{100 * n / total:6.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import json
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ from bench.common import (
     ROOT,
     ChildRun,
     api_counts,
+    child_env,
     compare_facts,
     facts_from_dlt,
     facts_from_payloads,
@@ -49,6 +51,7 @@ from bench.common import (
     run_module,
     run_process,
     siasn_tokens,
+    summarize_collapsed,
     versions,
     write_json,
 )
@@ -389,15 +392,25 @@ def run_dlt(
     ]
     if opts.dlt_destination == "postgres":
         args += ["--postgres-url", pg_url or ""]
-    if profile:
-        args += ["--profile", str(opts.out / f"profile_dlt_{r.stamp}.html")]
+    env = {"BENCH_SIASN_GATEWAY_TOKEN": gateway, "BENCH_SIASN_SSO_TOKEN": sso}
     sandbox.reset_stats()
-    run = run_module(
-        "bench.peer_dlt",
-        args,
-        log=r.work / f"{name}.log",
-        env={"BENCH_SIASN_GATEWAY_TOKEN": gateway, "BENCH_SIASN_SSO_TOKEN": sso},
-    )
+    if profile:
+        # dlt's work runs in its extract threads: py-spy samples every thread (pyinstrument
+        # would see the main thread waiting on futures)
+        raw = r.work / "profile_dlt.raw"
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        cmd = [spy, "record", "--gil", "--format", "raw", "-r", "100", "-o", str(raw), "--"]
+        cmd += [sys.executable, "-m", "bench.peer_dlt", *args]
+        run = run_process(cmd, env=child_env(env), log=r.work / f"{name}.log")
+        if raw.exists():
+            summarize_collapsed(
+                raw,
+                opts.out / f"profile_dlt_{r.stamp}.txt",
+                f"py-spy --gil (samples of the thread holding the GIL), dlt rest_api pipeline "
+                f"({opts.employees} employees, server limit {opts.rate_limit:g} req/s)",
+            )
+    else:
+        run = run_module("bench.peer_dlt", args, log=r.work / f"{name}.log", env=env)
     counts = api_counts(sandbox.stats())
     used = run.result.get("loader_file_format", file_format)  # jsonl is csv on PostgreSQL
     fmt = "insert_values, dlt's default" if used == "default" else used
@@ -475,8 +488,16 @@ def run_naive(
     )
 
 
+def _keep_profile_text(r: Runner, html: Path, name: str) -> str:
+    """The HTML profile stays in the run's tmp folder; its text version goes to results."""
+    target = r.opts.out / f"profile_{name}_{r.stamp}.txt"
+    if html.with_suffix(".txt").exists():
+        shutil.copyfile(html.with_suffix(".txt"), target)
+    return rel(target)
+
+
 def run_profile_ours(r: Runner, sandbox: Any, store_url: str) -> str:
-    out = r.opts.out / f"profile_ours_{r.stamp}.html"
+    out = r.work / "profile_ours.html"
     run_module(
         "bench.peer_ours",
         [
@@ -495,7 +516,7 @@ def run_profile_ours(r: Runner, sandbox: Any, store_url: str) -> str:
         ],
         log=r.work / "ours_profile.log",
     )
-    return rel(out)
+    return _keep_profile_text(r, out, "ours")
 
 
 def run_dag_parse(r: Runner) -> list[dict[str, Any]]:
@@ -754,7 +775,11 @@ def markdown(report: Report) -> str:
             lines.append(f"| {t['target']} | {t['measured']} | {met} |")
         lines.append("")
     if report.profiles:
-        lines += ["Profiles: " + ", ".join(f"`{p}`" for p in report.profiles), ""]
+        lines += [
+            "Profiles (separate runs, not in the table; pyinstrument for ours and the store, "
+            "py-spy over all threads for dlt): " + ", ".join(f"`{p}`" for p in report.profiles),
+            "",
+        ]
     lines += [
         "Steps: "
         + ", ".join(
@@ -923,7 +948,7 @@ def run(opts: Options) -> Report:
                                 file_format=opts.dlt_formats[0],
                                 profile=True,
                             )
-                            report.profiles.append(rel(opts.out / f"profile_dlt_{r.stamp}.html"))
+                            report.profiles.append(rel(opts.out / f"profile_dlt_{r.stamp}.txt"))
                 report.sandbox["rss_mb_end"] = round(sandbox.rss_mb(), 1)
             finally:
                 stack.close()
@@ -935,9 +960,9 @@ def run(opts: Options) -> Report:
                 report.store_upsert = run_store_bench(r, pg.create_database("bench_store"))
             if opts.profile:
                 with r.step("PostgreSQL upsert, profiled (not in the table)"):
-                    out = opts.out / f"profile_store_{r.stamp}.html"
+                    out = r.work / "profile_store.html"
                     run_store_bench(r, pg.create_database("bench_store_profile"), out)
-                    report.profiles.append(rel(out))
+                    report.profiles.append(_keep_profile_text(r, out, "store"))
     report.load_average["end"] = load_average()
     report.steps = [asdict(s) for s in r.steps]
     report.duration_s = round(time.perf_counter() - r.t0, 1)
