@@ -22,8 +22,8 @@ from bench.common import SANDBOX_CLIENT, SANDBOX_SSO, emit_result
 
 def make_client(siasn_url: str, concurrency: int, rate_limit: float | None) -> Any:
     """A SiasnClient configured like the DAG's connection (password grant for the SSO token)."""
-    from siapp_siasn.hooks.config import SiasnConfig
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.config import SiasnConfig
+    from siapp_siasn.clients.siasn import SiasnClient
 
     config = SiasnConfig(
         base_url=siasn_url,

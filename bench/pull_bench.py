@@ -28,8 +28,8 @@ app = typer.Typer(add_completion=False)
 
 
 def _client(siasn_url: str, concurrency: int, rate_limit: float | None) -> Any:
-    from siapp_siasn.hooks.config import SiasnConfig
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.config import SiasnConfig
+    from siapp_siasn.clients.siasn import SiasnClient
 
     config = SiasnConfig(
         base_url=siasn_url,

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _clients(sb: Any, rate_limit: float | None, concurrency: int) -> tuple[Any, Any]:
-    from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
-    from siapp_siasn.hooks.siapp import SiappClient
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.config import SiappConfig, SiasnConfig
+    from siapp_siasn.clients.siapp import SiappClient
+    from siapp_siasn.clients.siasn import SiasnClient
 
     common: dict[str, Any] = {
         "client_id": "siapp-hub",
@@ -76,7 +76,7 @@ def main(
         siasn, siapp = _clients(sb, None, concurrency)
         asyncio.run(pull_asn(siasn, store, PullParams(), ctx))
         asyncio.run(collect_siapp(siapp, store, ctx))
-        due = store.due_outbox(ctx.now, limit=100_000)
+        due = store.outbox.due(ctx.now, limit=100_000)
         usulan_items = [i for i in due if i.flow == "usulan"]
         docs_meta = [d for i in usulan_items for d in i.payload.get("dokumen", [])]
         print(
@@ -99,8 +99,8 @@ def main(
         wall = time.perf_counter() - t0
         stats = sb.stats()["routes"]
         per_port = {app: sum(v["count"] for v in routes.values()) for app, routes in stats.items()}
-        sent = store.outbox_stats()
-        ledger = store.ledger_stats()
+        sent = store.outbox.stats()
+        ledger = store.documents.stats()
         result = {
             "usulan_sent": sent.get("usulan", {}).get("sent", 0),
             "items_sent": sum(v.get("sent", 0) for v in sent.values()),

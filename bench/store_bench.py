@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from siapp_siasn.store import AsnRow, FamilyMember, Store  # noqa: E402
-from siapp_siasn.store.types import canonical_json  # noqa: E402
+from siapp_siasn.utils import canonical_json  # noqa: E402
 
 T0 = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC)
 console = Console(width=110)
@@ -107,7 +107,7 @@ def make_row(i: int, version: int = 0, family: bool = True) -> AsnRow:
         ]  # fmt: skip
     return AsnRow(
         nip=nip,
-        record_hash=hashlib.sha256(canonical_json(payload)).hexdigest(),
+        record_hash=hashlib.sha256(canonical_json(payload).encode()).hexdigest(),
         payload=payload,
         family=members,
         family_hash=hashlib.sha256(f"fam-{i}".encode()).hexdigest() if family else None,
@@ -159,7 +159,7 @@ def run_pass(
         start = time.perf_counter()
         for k in range(0, len(rows), batch):
             part = rows[k : k + batch]
-            counts = store.apply_asn_batch(
+            counts = store.asn.apply_batch(
                 part,
                 "bench",
                 as_of,

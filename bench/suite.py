@@ -336,7 +336,7 @@ def run_airflow(r: Runner, sandbox: Any, store_url: str, truth: dict[str, Any]) 
     if not run.ok:
         return _failed_row("ours: DAG via Airflow", "airflow dags test", run)
     store = Store(store_url)
-    lineage = store.list_lineage(dag_id=DAG_ID)
+    lineage = store.lineage.list(dag_id=DAG_ID)
     store.close()
     tasks = {
         rec.get("task_id"): {

@@ -87,7 +87,7 @@ def lineage_list(
     limit: int = typer.Option(20, help="How many, newest first."),
 ) -> None:
     """Recent lineage records."""
-    for record in _store(url).list_lineage(limit=limit):
+    for record in _store(url).lineage.list(limit=limit):
         typer.echo(json.dumps(record, sort_keys=True, default=str))
 
 

@@ -42,20 +42,20 @@ def collect_summary(store: Store, runs: int = 6) -> dict[str, Any]:
     records = [
         r
         for dag, n in (("siasn_asn_daily", runs), ("usulan_sync", 4))  # two nightly, one 15-min run
-        for r in store.list_lineage(dag_id=dag, limit=n)
+        for r in store.lineage.list(dag_id=dag, limit=n)
     ]
     records += [
         r
-        for r in store.list_lineage(limit=runs)
+        for r in store.lineage.list(limit=runs)
         if r.get("dag_id") not in ("siasn_asn_daily", "usulan_sync")
     ]
     records.sort(key=lambda r: str(r.get("started_at")))
     lineage = [_run_line(r) for r in records]
     return {
         **stats,
-        "usulan_stages": store.lifecycle_stats(),
-        "outbox_by_flow": store.outbox_stats(),
-        "documents": store.ledger_stats(),
+        "usulan_stages": store.usulan.stats(),
+        "outbox_by_flow": store.outbox.stats(),
+        "documents": store.documents.stats(),
         "recent_runs": lineage,
     }
 

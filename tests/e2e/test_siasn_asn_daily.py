@@ -81,7 +81,7 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
 
         _run(env, tmp_path / "run1.log")
         store = Store(store_url)
-        assert store.active_nips() == truth_day0
+        assert store.asn.active_nips() == truth_day0
         first = _employee_requests(sandbox)
         assert first["GET /apisiasn/1.0/pns/data-utama/{nipBaru}"] == len(truth_day0)
 
@@ -103,11 +103,11 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
         assert all(n == len(changed) for n in second.values())
 
         truth_now = set(sandbox.truth("asn", min_gol=42)["nips"])
-        assert store.active_nips() == truth_now
+        assert store.asn.active_nips() == truth_now
         history_after = store.stats()["asn_history"]["rows"]
         assert 0 < history_after - history_before <= len(changed)
 
-        lineage = store.list_lineage(dag_id="siasn_asn_daily")
+        lineage = store.lineage.list(dag_id="siasn_asn_daily")
         pulls = [r for r in lineage if r["flow"] == "F1"]
         assert [p["window"]["mode"] for p in sorted(pulls, key=lambda r: r["started_at"])] == [
             "full",

@@ -77,7 +77,7 @@ def test_one_dag_run_delivers_both_ways_with_lineage_and_asset_events(tmp_path: 
         "status_back": "success",
         "push_siapp": "success",
     }
-    lineage = {r["task_id"]: r for r in Store(store_url).list_lineage(dag_id="usulan_sync")}
+    lineage = {r["task_id"]: r for r in Store(store_url).lineage.list(dag_id="usulan_sync")}
     assert set(lineage) == {"collect", "push_siasn", "status_back", "push_siapp"}
     assert lineage["push_siasn"]["counts"]["inserted"] == len(in_scope) + pics
     assert lineage["push_siasn"]["extra"]["max_attempts"] == 3  # the conf reached the task

@@ -13,10 +13,10 @@ import json
 import sys
 from typing import Any
 
+from siapp_siasn.clients.config import SiasnConfig
+from siapp_siasn.clients.siasn import SiasnClient
 from siapp_siasn.flows.asn_pull import PullParams, pull_asn
 from siapp_siasn.flows.context import RunContext
-from siapp_siasn.hooks.config import SiasnConfig
-from siapp_siasn.hooks.siasn import SiasnClient
 from siapp_siasn.store import Store
 
 

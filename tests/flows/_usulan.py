@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siapp_sandbox.testing import RunningSandbox
+from siapp_siasn.clients.config import SiappConfig
+from siapp_siasn.clients.siapp import SiappClient
 from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_push import AfterPost, PushParams, push_outbox
 from siapp_siasn.flows.usulan_rules import RetryPolicy
 from siapp_siasn.flows.usulan_sync import collect_siapp, status_back
-from siapp_siasn.hooks.config import SiappConfig
-from siapp_siasn.hooks.siapp import SiappClient
 from siapp_siasn.lineage import LineageRecord
 from siapp_siasn.store import Store
 from tests.flows.conftest import CLIENT_DEFAULTS, SANDBOX_CREDENTIALS, sandbox_today, siasn_client

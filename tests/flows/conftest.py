@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import pytest
 
 from siapp_sandbox.testing import RunningSandbox
+from siapp_siasn.clients.config import SiasnConfig
+from siapp_siasn.clients.siasn import SiasnClient
 from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext
-from siapp_siasn.hooks.config import SiasnConfig
-from siapp_siasn.hooks.siasn import SiasnClient
 from siapp_siasn.lineage import LineageRecord
 from siapp_siasn.store import Store
 

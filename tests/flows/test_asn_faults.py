@@ -108,7 +108,7 @@ def test_flaky_api_run_completes_and_quarantines_malformed(
 
     # every malformed employee is quarantined under its keyed hash, the reason naming the field
     for nip, items in bad_employees.items():
-        found = by_key.get(("asn", store.key_hash(nip)), [])
+        found = by_key.get(("asn", store.quarantine.key_hash(nip)), [])
         assert len(found) == 1, f"malformed employee not quarantined ({items[0]['mutation']})"
         for item in items:
             assert item["field"] in found[0]["detail"], (item["field"], found[0]["detail"])
@@ -117,9 +117,9 @@ def test_flaky_api_run_completes_and_quarantines_malformed(
     for nip, item in bad_rows.items():
         if nip in unnamed:
             continue
-        found = by_key.get(("asn_enumeration", store.key_hash(nip)), [])
+        found = by_key.get(("asn_enumeration", store.quarantine.key_hash(nip)), [])
         assert len(found) == 1 and item["field"] in found[0]["detail"]
-    truth_hashes = {store.key_hash(nip) for nip in truth_nips}
+    truth_hashes = {store.quarantine.key_hash(nip) for nip in truth_nips}
     garbled = [q for q in rows if q["entity_kind"] == "asn_enumeration"]
     assert len(garbled) == len(bad_rows)
     assert sum(q["key_hash"] not in truth_hashes for q in garbled) == len(unnamed)

@@ -84,7 +84,7 @@ def test_killed_pull_resumes_from_its_checkpoint(
     deadline = time.monotonic() + 60
     killed_after = None
     while time.monotonic() < deadline and proc.poll() is None:
-        cp = store.load_checkpoint(run_key, STEP)
+        cp = store.state.load_checkpoint(run_key, STEP)
         if cp is not None and cp.batch_no >= 2:
             proc.send_signal(signal.SIGKILL)
             killed_after = cp.batch_no
@@ -93,9 +93,9 @@ def test_killed_pull_resumes_from_its_checkpoint(
     _out, err = proc.communicate(timeout=30)
     assert killed_after is not None, f"worker ended before two batches: {err[-2000:]}"
     assert proc.returncode == -signal.SIGKILL
-    committed = store.load_checkpoint(run_key, STEP)
+    committed = store.state.load_checkpoint(run_key, STEP)
     assert committed is not None and 2 <= committed.batch_no < batches
-    assert store.get_watermark(WM_CURSOR) is None  # moved only at the very end
+    assert store.state.get_watermark(WM_CURSOR) is None  # moved only at the very end
 
     # ---- second attempt of the same run: resumes and completes ---------------------------
     proc = _worker(sb, store, "nightly-1")
@@ -105,8 +105,8 @@ def test_killed_pull_resumes_from_its_checkpoint(
     assert record["extra"]["resumed_after_batch"] == committed.batch_no
     assert record["counts"]["read"] == record["counts"]["inserted"] == total
     assert record["counts"]["failed"] == 0
-    assert store.load_checkpoint(run_key, STEP) is None
-    assert store.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
+    assert store.state.load_checkpoint(run_key, STEP) is None
+    assert store.state.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
 
     # at most the batch in flight when killed was fetched twice
     fetched = route_count(sb.stats(), DATA_UTAMA)
@@ -144,7 +144,7 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     store = store_factory("sqlite")
     start = sb.clock()["day"]
     pull_everything(sb, store, "day-0")
-    cursor, swept = store.get_watermark(WM_CURSOR), store.get_watermark(WM_FULL_SWEEP)
+    cursor, swept = store.state.get_watermark(WM_CURSOR), store.state.get_watermark(WM_FULL_SWEEP)
     assert cursor is not None and swept is not None
 
     sb.advance(6)
@@ -175,14 +175,14 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     assert failed_run.counts.read == len(changed)
     assert failed_run.counts.valid == 2
     # the watermarks did not move; the failures are recorded under their keyed hashes
-    assert store.get_watermark(WM_CURSOR) == cursor
-    assert store.get_watermark(WM_FULL_SWEEP) == swept
+    assert store.state.get_watermark(WM_CURSOR) == cursor
+    assert store.state.get_watermark(WM_FULL_SWEEP) == swept
     failures = {
         q["key_hash"]
-        for q in store.list_quarantine(run_id="day-6")
+        for q in store.quarantine.list(run_id="day-6")
         if q["reason"] == "fetch_failed"
     }
-    assert failures == {store.key_hash(nip) for nip in unreachable}
+    assert failures == {store.quarantine.key_hash(nip) for nip in unreachable}
 
     # SIASN is back: the next run fetches exactly the employees that failed
     sb.set_faults({})
@@ -192,7 +192,7 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     assert retry.counts.read == len(unreachable)
     assert retry.counts.failed == 0
     latest = max(c["day"] for c in changes)
-    assert store.get_watermark(WM_CURSOR) == day_to_date(latest).isoformat()
+    assert store.state.get_watermark(WM_CURSOR) == day_to_date(latest).isoformat()
     view = StoreView.read(store)
     truth_nips = set(sb.truth("asn", min_gol=42)["nips"])
     assert view.active == truth_nips
@@ -228,7 +228,7 @@ def test_resumed_pull_reports_what_an_uninterrupted_one_does(
 
     with pytest.raises(_Crash):
         pull(sb, resumed_store, "nightly-1", params, progress=crash_after_two)
-    checkpoint = resumed_store.load_checkpoint(run_context(sb, "nightly-1").run_key, STEP)
+    checkpoint = resumed_store.state.load_checkpoint(run_context(sb, "nightly-1").run_key, STEP)
     assert checkpoint is not None and checkpoint.batch_no == 2
     resumed = pull(sb, resumed_store, "nightly-1", params)
     assert resumed.extra.pop("resumed_after_batch") == 2
@@ -242,8 +242,10 @@ def test_resumed_pull_reports_what_an_uninterrupted_one_does(
     assert resumed.window == clean.window
     assert resumed.extra == clean.extra
     for store, record in ((resumed_store, resumed), (clean_store, clean)):
-        assert record.counts.quarantined == len(store.list_quarantine(run_id="nightly-1"))
-    assert resumed_store.get_watermark(WM_CURSOR) == clean_store.get_watermark(WM_CURSOR)
+        assert record.counts.quarantined == len(store.quarantine.list(run_id="nightly-1"))
+    assert resumed_store.state.get_watermark(WM_CURSOR) == clean_store.state.get_watermark(
+        WM_CURSOR
+    )
     a, b = StoreView.read(resumed_store), StoreView.read(clean_store)
     assert a.family == b.family
     assert {n: r["record_hash"] for n, r in a.rows.items()} == {

@@ -66,10 +66,10 @@ def test_full_then_incremental_pull_equals_truth(
     assert view.active == truth_nips
     assert mismatches(view, before) == {}
     assert all(len(view.history[nip]) == 1 for nip in truth_nips)
-    assert store.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
-    assert store.get_watermark(WM_CURSOR) is not None
+    assert store.state.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
+    assert store.state.get_watermark(WM_CURSOR) is not None
     # the store's reference tables hold every id the mirror uses
-    assert store.unknown_reference_ids() == []
+    assert store.quality.unknown_reference_ids() == []
 
     # ---- a few days later: an incremental run fetches exactly what changed ---------------
     sb.advance(WINDOW_DAYS)
@@ -141,8 +141,11 @@ def test_full_then_incremental_pull_equals_truth(
     assert quality.failures == []
     assert quality.record.extra["scd2"]["asn_with_several_open_versions"] == 0
     # the weekly sweep mark stays; the cursor moves to the newest change it stored
-    assert store.get_watermark(WM_FULL_SWEEP) == day_to_date(START_DAY).isoformat()
-    assert store.get_watermark(WM_CURSOR) == day_to_date(max(c["day"] for c in changes)).isoformat()
+    assert store.state.get_watermark(WM_FULL_SWEEP) == day_to_date(START_DAY).isoformat()
+    assert (
+        store.state.get_watermark(WM_CURSOR)
+        == day_to_date(max(c["day"] for c in changes)).isoformat()
+    )
 
     # pulling the same employees again (an operator's explicit NIP list) changes nothing:
     # no new versions, departed employees stay departed on the day they left
@@ -171,7 +174,7 @@ def test_weekly_full_sweep_departs_who_is_no_longer_listed(
     before = set(sb.truth("asn", min_gol=42)["nips"])
     for ref in DEFAULT_REFS:
         truth_ids = {str(r["id"]).lower() for r in sb.truth(f"referensi/{ref}")["results"]}
-        assert {i.lower() for i in store.referensi_ids(ref)} == truth_ids, ref
+        assert {i.lower() for i in store.referensi.ids(ref)} == truth_ids, ref
 
     sb.advance(WINDOW_DAYS)
     today = sandbox_today(sb)
@@ -192,4 +195,4 @@ def test_weekly_full_sweep_departs_who_is_no_longer_listed(
         first, last = view.history[nip]
         assert first["valid_to"] == last["valid_from"] and last["valid_to"] is None
         assert (first["is_active"], last["is_active"]) == (True, False)
-    assert store.get_watermark(WM_FULL_SWEEP) == today.isoformat()
+    assert store.state.get_watermark(WM_FULL_SWEEP) == today.isoformat()

@@ -90,8 +90,8 @@ def test_plan_without_watermark_is_a_full_sweep(store: Store) -> None:
 
 
 def test_plan_with_watermark_and_recent_sweep_is_incremental(store: Store) -> None:
-    store.set_watermark(WM_CURSOR, "2026-02-27")
-    store.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=6))
+    store.state.set_watermark(WM_CURSOR, "2026-02-27")
+    store.state.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=6))
     assert decide_plan(store, PullParams(), TODAY) == Plan(
         "incremental", updated_since="2026-02-27"
     )
@@ -99,8 +99,8 @@ def test_plan_with_watermark_and_recent_sweep_is_incremental(store: Store) -> No
 
 @pytest.mark.parametrize("days_ago", [7, 30])
 def test_plan_after_a_week_without_sweep_is_full(store: Store, days_ago: int) -> None:
-    store.set_watermark(WM_CURSOR, "2026-02-27")
-    store.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=days_ago))
+    store.state.set_watermark(WM_CURSOR, "2026-02-27")
+    store.state.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=days_ago))
     assert decide_plan(store, PullParams(), TODAY).mode == "full"
     # the period is a parameter
     every_60 = PullParams(full_sweep_every_days=60)
@@ -108,19 +108,19 @@ def test_plan_after_a_week_without_sweep_is_full(store: Store, days_ago: int) ->
 
 
 def test_plan_with_cursor_but_no_sweep_record_is_full(store: Store) -> None:
-    store.set_watermark(WM_CURSOR, "2026-02-27")
+    store.state.set_watermark(WM_CURSOR, "2026-02-27")
     assert decide_plan(store, PullParams(), TODAY).mode == "full"
 
 
 def test_plan_full_refresh_wins_over_watermarks(store: Store) -> None:
-    store.set_watermark(WM_CURSOR, "2026-03-01")
-    store.set_watermark(WM_FULL_SWEEP, TODAY)
+    store.state.set_watermark(WM_CURSOR, "2026-03-01")
+    store.state.set_watermark(WM_FULL_SWEEP, TODAY)
     assert decide_plan(store, PullParams(full_refresh=True), TODAY) == Plan("full")
 
 
 def test_plan_with_nips_fetches_exactly_those(store: Store) -> None:
-    store.set_watermark(WM_CURSOR, "2026-03-01")
-    store.set_watermark(WM_FULL_SWEEP, TODAY)
+    store.state.set_watermark(WM_CURSOR, "2026-03-01")
+    store.state.set_watermark(WM_FULL_SWEEP, TODAY)
     params = PullParams(nips=["197203151998031002", "196502091995041754", "197203151998031002"])
     plan = decide_plan(store, params, TODAY)
     assert plan == Plan("nips", nips=["196502091995041754", "197203151998031002"])

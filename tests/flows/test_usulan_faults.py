@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from siapp_siasn.clients.errors import ApiError
 from siapp_siasn.flows.usulan_rules import (
     FLOW_PIC,
     FLOW_USULAN,
@@ -24,7 +25,6 @@ from siapp_siasn.flows.usulan_rules import (
     idempotency_key,
     version_hash,
 )
-from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.store import OutboxItem, Store
 from tests.flows._usulan import WORLD, Hub, per_version
 from tests.flows.conftest import CLIENT_DEFAULTS, HASH_KEY, SANDBOX_CREDENTIALS, StoreFactory
@@ -37,9 +37,9 @@ CRASHING_PUSH = r"""
 import asyncio, datetime as dt, json, os, signal, sys
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_push import PushParams, push_outbox
-from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
-from siapp_siasn.hooks.siapp import SiappClient
-from siapp_siasn.hooks.siasn import SiasnClient
+from siapp_siasn.clients.config import SiappConfig, SiasnConfig
+from siapp_siasn.clients.siapp import SiappClient
+from siapp_siasn.clients.siasn import SiasnClient
 from siapp_siasn.store import Store
 
 cfg = json.loads(sys.argv[1])
@@ -94,7 +94,7 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     hub.load_mirror()
     sb.advance(1)
     hub.collect()
-    pending = store.list_outbox(flow=FLOW_USULAN, status="pending")
+    pending = store.outbox.list(flow=FLOW_USULAN, status="pending")
     assert len(pending) >= 3
 
     # ---- SIASN side: killed right after the first usulan POST ------------------------------
@@ -102,11 +102,11 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     first = sb.received("siapp.usulan")
     assert len(first) == 1
     crashed = next(r for r in pending if r.idempotency_key == first[0]["idempotency_key"])
-    row = store.list_outbox(entity_id=crashed.entity_id, flow=FLOW_USULAN)[0]
+    row = store.outbox.list(entity_id=crashed.entity_id, flow=FLOW_USULAN)[0]
     assert (row.status, row.attempts, row.sent_at) == ("pending", 0, None)  # never recorded
     # its documents were uploaded and recorded before the POST
     for doc in crashed.payload["dokumen"]:
-        assert store.ledger_get(doc["id"])["status"] == "transferred"
+        assert store.documents.get(doc["id"])["status"] == "transferred"
 
     hub.push("siasn")  # the rerun
     usulan_rx = sb.received("siapp.usulan")
@@ -119,12 +119,12 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     # the ledger spared the crashed usulan a second upload of its documents
     docs = {d["id"] for r in pending for d in r.payload["dokumen"]}
     assert len(sb.received("upload-dok")) == len(docs)
-    assert {r.status for r in store.list_outbox(flow=FLOW_USULAN)} == {"sent"}
+    assert {r.status for r in store.outbox.list(flow=FLOW_USULAN)} == {"sent"}
 
     # ---- SIAPP NV side: killed right after the first status POST ---------------------------
     sb.advance(1)
     hub.status()
-    statuses = store.list_outbox(flow="status-usulan", status="pending")
+    statuses = store.outbox.list(flow="status-usulan", status="pending")
     assert len(statuses) >= len(pending)
     assert _crashing_push(hub, store_url, "siapp", "status-usulan") == -signal.SIGKILL
     assert len(sb.received("inbound.status-usulan")) == 1
@@ -132,7 +132,7 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     status_rx = sb.received("inbound.status-usulan")
     assert len(status_rx) == len(statuses)
     assert sorted(e["replays"] for e in status_rx) == [0] * (len(statuses) - 1) + [1]
-    assert {r.status for r in store.list_outbox(flow="status-usulan")} == {"sent"}
+    assert {r.status for r in store.outbox.list(flow="status-usulan")} == {"sent"}
 
 
 def _poison_items(hub: Hub) -> list[OutboxItem]:
@@ -142,7 +142,7 @@ def _poison_items(hub: Hub) -> list[OutboxItem]:
       (the persistent corrupt document): the hub must refuse it before any upload;
     - a PIC grant for a NIP SIASN does not know: SIASN answers 400 every time.
     """
-    real = hub.store.list_outbox(flow=FLOW_USULAN, status="pending")[0].payload
+    real = hub.store.outbox.list(flow=FLOW_USULAN, status="pending")[0].payload
     bad_doc = {**real["dokumen"][0], "sha256": "0" * 64}
     usulan = {
         **real,
@@ -190,7 +190,7 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     sb.advance(1)
     hub.collect()
     poison = _poison_items(hub)
-    assert store.enqueue(poison) == 2
+    assert store.outbox.enqueue(poison) == 2
 
     storm = {
         "error_5xx_rate": 0.2,
@@ -238,10 +238,10 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     assert all(v["delivered_matches"] for u in in_scope for v in u["versions"])
     replays = sum(e["replays"] for e in sb.received("siapp.usulan"))
     replays += sum(e["replays"] for e in sb.received("inbound.status-usulan"))
-    outbox = store.outbox_stats()
+    outbox = store.outbox.stats()
     leftover = {f: s for f, s in outbox.items() if set(s) - {"sent", "rejected", "dead"}}
     assert leftover == {}, leftover
-    dead = store.list_outbox(status="dead")
+    dead = store.outbox.list(status="dead")
     assert {r.entity_id for r in dead} == {"poison-usulan", "poison-pic"}
     assert all(r.attempts == max_attempts for r in dead)
     # The dead letter keeps the error of the LAST attempt, which a storm may have answered
@@ -273,7 +273,7 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     assert inbound and all(d["ok"] for d in inbound)
     refused = sum(r.extra["documents"]["refused"] for r in hub.lineage if "documents" in r.extra)
     assert refused >= max_attempts  # the poison's document, refused at every attempt
-    assert store.ledger_get(poison[0].payload["dokumen"][0]["id"])["status"] == "transferred"
+    assert store.documents.get(poison[0].payload["dokumen"][0]["id"])["status"] == "transferred"
 
     # ---- the statuses and perteks still reached SIAPP NV, once each --------------------------
     status_keys = Counter(e["idempotency_key"] for e in sb.received("inbound.status-usulan"))

@@ -47,8 +47,8 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
 
     # usulan arriving before the ASN mirror exists wait (never refused for want of a mirror)
     hub.collect()
-    assert store.list_outbox(flow="usulan") == []
-    assert store.get_watermark(WM_SIAPP.format(resource="usulan")) is None
+    assert store.outbox.list(flow="usulan") == []
+    assert store.state.get_watermark(WM_SIAPP.format(resource="usulan")) is None
     hub.load_mirror()
     hub.cycle()
     for _ in range(DAYS):
@@ -81,7 +81,7 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     assert siasn_held and all((d["usulan_id"], d["sha256"]) in siapp_sha for d in siasn_held)
     assert all(d["known_source"] for d in siasn_held)
     for doc_id in sent_doc_ids:
-        row = store.ledger_get(doc_id)
+        row = store.documents.get(doc_id)
         assert row is not None and row["status"] == "transferred"
         assert row["sha256"] == siapp_docs[doc_id]["sha256"]
 
@@ -104,7 +104,7 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     )
     assert pic_rx and set(pic_rx.values()) == {1}
     assert {("pic", i) for i, _ in pic_rx} == {
-        (r.flow, r.entity_id) for r in store.list_outbox(flow="pic")
+        (r.flow, r.entity_id) for r in store.outbox.list(flow="pic")
     }
 
     # ---- F3: SIAPP NV saw every BKN status, in order, ending where SIASN is -----------------
@@ -144,26 +144,26 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     assert all(not u["delivered_to_siasn"] and u["penolakan_received"] for u in oos)
     refusals = Counter(e["payload"]["usulan_id"] for e in sb.received("inbound.penolakan"))
     assert refusals == dict.fromkeys((u["id"] for u in oos), 1)
-    assert {r.entity_id for r in store.list_outbox(status="rejected", flow="usulan")} == set(
+    assert {r.entity_id for r in store.outbox.list(status="rejected", flow="usulan")} == set(
         refusals
     )
-    reasons = {r.entity_id: r.reason for r in store.list_outbox(status="rejected", flow="usulan")}
+    reasons = {r.entity_id: r.reason for r in store.outbox.list(status="rejected", flow="usulan")}
     assert reasons == {u["id"]: u["reason"] for u in oos}
-    quarantined = [q for q in store.list_quarantine(flow="F5") if q["entity_kind"] == "usulan"]
+    quarantined = [q for q in store.quarantine.list(flow="F5") if q["entity_kind"] == "usulan"]
     assert len(quarantined) == len(oos)
 
     # ---- the outbox is drained and the lifecycle is stamped for SLA reporting ---------------
-    stats = store.outbox_stats()
+    stats = store.outbox.stats()
     assert all(set(by_status) <= {"sent", "rejected"} for by_status in stats.values()), stats
     for u in keppres:
-        row = store.lifecycle_get(u["id"])
+        row = store.usulan.get(u["id"])
         assert row is not None
         order = ["submitted_at", "sent_at", "bkn_verified_at", "pertek_at", "keppres_sent_at"]
         stamps = [row[s] for s in order]
         assert all(stamps) and stamps == sorted(stamps), u["id"]
         assert row["setneg_verified_at"] and row["keppres_at"] and row["keppres_applied_at"]
     for u in oos:
-        assert store.lifecycle_get(u["id"])["status"] == "ditolak_hub"
+        assert store.usulan.get(u["id"])["status"] == "ditolak_hub"
 
     # ---- lineage and logs carry no personal data --------------------------------------------
     assert {r.flow for r in hub.lineage} == {"F5-F8", "F3-F4"}

@@ -247,7 +247,7 @@ def _item(flow: str, entity: str, usulan_id: str) -> OutboxItem:
 def test_a_waiting_item_holds_back_its_group_only(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 's.sqlite'}", hash_key=b"k")
     store.migrate()
-    store.enqueue(
+    store.outbox.enqueue(
         [
             _item(FLOW_USULAN, "u1", "u1"),  # will be in backoff
             _item(FLOW_VERIFIKASI, "v1", "u1"),  # must not overtake it
@@ -256,12 +256,12 @@ def test_a_waiting_item_holds_back_its_group_only(tmp_path: Path) -> None:
         ]
     )
     now = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
-    first = store.list_outbox(entity_id="u1", flow=FLOW_USULAN)[0]
-    store.mark_attempt_failed(
+    first = store.outbox.list(entity_id="u1", flow=FLOW_USULAN)[0]
+    store.outbox.mark_attempt_failed(
         first.id, error="x", next_attempt_at=now + dt.timedelta(minutes=5), dead=False
     )
     flows = (FLOW_USULAN, FLOW_VERIFIKASI, FLOW_PENOLAKAN)
-    due = store.due_outbox(now, flows=flows)
+    due = store.outbox.due(now, flows=flows)
     assert {r.entity_id for r in due} == {"v1", "u2", "u1"}  # u1 = the penolakan
     groups, held_back = plan_groups(store, due, flows)
     assert held_back == 1

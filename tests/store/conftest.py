@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from siapp_siasn.store import AsnRow, FamilyMember, Store, metadata
-from siapp_siasn.store.types import canonical_json
+from siapp_siasn.utils import canonical_json
 
 T0 = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
 HASH_KEY = b"test-hash-key"
@@ -97,10 +97,10 @@ def make_row(
             ],
             FamilyMember("ibu", member_id=f"i{i}", nama=f"IBU {i}", status_hidup="1"),
         ]
-    record_hash = hashlib.sha256(canonical_json({**payload, **fields})).hexdigest()
+    record_hash = hashlib.sha256(canonical_json({**payload, **fields}).encode()).hexdigest()
     family_hash = (
         hashlib.sha256(
-            canonical_json([(m.relation, m.member_id, m.nama) for m in family])
+            canonical_json([(m.relation, m.member_id, m.nama) for m in family]).encode()
         ).hexdigest()
         if family is not None
         else None

@@ -28,23 +28,27 @@ def test_quarantine_round_trip(store: Store) -> None:
         QuarantineItem("F1", "data-utama", make_row(2).nip, "malformed_json", '{"nama": "BUD'),
         QuarantineItem("F1", "referensi", "golongan:99", "unknown_field_type", None),
     ]
-    assert store.quarantine(items, run_id="run-1") == 3
+    assert store.quarantine.add(items, run_id="run-1") == 3
     # a retried task stores nothing twice
-    assert store.quarantine(items, run_id="run-1") == 0
+    assert store.quarantine.add(items, run_id="run-1") == 0
     # the next run records again
-    assert store.quarantine(items[:1], run_id="run-2") == 1
+    assert store.quarantine.add(items[:1], run_id="run-2") == 1
 
-    stored = store.list_quarantine(run_id="run-1")
+    stored = store.quarantine.list(run_id="run-1")
     assert len(stored) == 3
     first = next(q for q in stored if q["reason"] == "invalid_date")
-    assert first["key_hash"] == keyed_hash(row.nip, secret=HASH_KEY) == store.key_hash(row.nip)
+    assert (
+        first["key_hash"]
+        == keyed_hash(row.nip, secret=HASH_KEY)
+        == store.quarantine.key_hash(row.nip)
+    )
     assert first["detail"] == "tglLahir"
     assert first["payload"]["golRuangAkhirId"] == "42"
     assert first["payload"]["orang"]["StatusHidup"] == "1"
     assert first["payload"]["nama"] == "<redacted str len=12>"
     malformed = next(q for q in stored if q["reason"] == "malformed_json")
     assert malformed["payload"] == {"raw": "<redacted str len=13>"}
-    text = json.dumps([dict(q, created_at=None) for q in store.list_quarantine()])
+    text = json.dumps([dict(q, created_at=None) for q in store.quarantine.list()])
     for secret in (row.nip, "BUDI", "SITI", "3273011503720004", "31-02-1972", "budi@", "BUD"):
         assert secret not in text
     stats = store.stats()["quarantine"]
@@ -74,20 +78,20 @@ def test_lineage_round_trip(store: Store) -> None:
         "started_at": "2026-01-05T00:00:01+00:00",
         "rate": 12.5,
     }
-    lid = store.write_lineage(record)
+    lid = store.lineage.write(record)
     assert lid == record["lineage_id"]
-    assert store.get_lineage(lid) == record
+    assert store.lineage.get(lid) == record
     # a retry overwrites (try 2), never duplicates
-    store.write_lineage({**record, "try_number": 2})
+    store.lineage.write({**record, "try_number": 2})
     assert store.stats()["tables"]["lineage"] == 1
-    got = store.get_lineage(lid)
+    got = store.lineage.get(lid)
     assert got is not None
     assert got["try_number"] == 2
-    assert store.list_lineage(dag_id="siasn_asn_daily", run_id=record["run_id"])[0] == got
-    assert store.list_lineage(flow="F2") == []
+    assert store.lineage.list(dag_id="siasn_asn_daily", run_id=record["run_id"])[0] == got
+    assert store.lineage.list(flow="F2") == []
 
     # nested airflow context and a derived, deterministic id
     nested = {"flow": "F5", "airflow": {"dag_id": "usulan_sync", "task_id": "push"}, "n": 1}
-    lid2 = store.write_lineage(nested)
-    assert store.write_lineage(nested) == lid2
-    assert store.list_lineage(dag_id="usulan_sync") == [nested]
+    lid2 = store.lineage.write(nested)
+    assert store.lineage.write(nested) == lid2
+    assert store.lineage.list(dag_id="usulan_sync") == [nested]

@@ -47,11 +47,11 @@ def ids(rows: list[OutboxRow]) -> list[str]:
 
 def test_enqueue_is_idempotent(store: Store) -> None:
     first = [item(1), item(2), item(1)]  # the repeated key counts once
-    assert store.enqueue(first) == 2
-    assert store.enqueue(first) == 0  # a rerun adds nothing
+    assert store.outbox.enqueue(first) == 2
+    assert store.outbox.enqueue(first) == 0  # a rerun adds nothing
     changed = OutboxItem(**{**_fields(item(1)), "payload": {"other": True}})
-    assert store.enqueue([changed, item(3)]) == 1  # same key: kept as first stored
-    rows = store.list_outbox()
+    assert store.outbox.enqueue([changed, item(3)]) == 1  # same key: kept as first stored
+    rows = store.outbox.list()
     assert ids(rows) == ["usulan-001", "usulan-002", "usulan-003"]
     one = rows[0]
     assert one.payload == item(1).payload
@@ -63,7 +63,7 @@ def test_enqueue_is_idempotent(store: Store) -> None:
     )
     assert one.idempotency_key == "F5:usulan-001:v1"
     assert one.created_at.tzinfo is not None
-    assert store.enqueue([]) == 0
+    assert store.outbox.enqueue([]) == 0
 
 
 def _fields(i: OutboxItem) -> dict[str, Any]:
@@ -72,14 +72,14 @@ def _fields(i: OutboxItem) -> dict[str, Any]:
 
 def test_enqueue_commits_with_the_callers_transaction(store: Store) -> None:
     with pytest.raises(RuntimeError, match="boom"), store.transaction() as conn:
-        assert store.enqueue([item(1)], conn=conn) == 1
+        assert store.outbox.enqueue([item(1)], conn=conn) == 1
         raise RuntimeError("boom")
-    assert store.list_outbox() == []
+    assert store.outbox.list() == []
     with store.transaction() as conn:
-        store.enqueue([item(1)], conn=conn)
-        store.lifecycle_upsert("usulan-001", stamps={"submitted_at": T0}, conn=conn)
-    assert len(store.list_outbox()) == 1
-    assert store.lifecycle_get("usulan-001") is not None
+        store.outbox.enqueue([item(1)], conn=conn)
+        store.usulan.upsert("usulan-001", stamps={"submitted_at": T0}, conn=conn)
+    assert len(store.outbox.list()) == 1
+    assert store.usulan.get("usulan-001") is not None
 
 
 def test_outbox_item_checks_name_fields_not_values() -> None:
@@ -97,96 +97,98 @@ def test_outbox_item_checks_name_fields_not_values() -> None:
 
 
 def test_due_ordering_and_next_attempt_filter(store: Store) -> None:
-    store.enqueue([item(1), item(2, flow="F6"), item(3), item(4, flow="F8")])
-    a, _b, c, d = store.list_outbox()
-    store.mark_attempt_failed(a.id, error="HTTP 503", next_attempt_at=T0 + 10 * MINUTE, dead=False)
-    store.mark_attempt_failed(c.id, error="HTTP 429", next_attempt_at=None, dead=False)
+    store.outbox.enqueue([item(1), item(2, flow="F6"), item(3), item(4, flow="F8")])
+    a, _b, c, d = store.outbox.list()
+    store.outbox.mark_attempt_failed(
+        a.id, error="HTTP 503", next_attempt_at=T0 + 10 * MINUTE, dead=False
+    )
+    store.outbox.mark_attempt_failed(c.id, error="HTTP 429", next_attempt_at=None, dead=False)
     # a waits; c (retry, no time) is due at once; ordered by id
-    assert ids(store.due_outbox(T0)) == ["usulan-002", "usulan-003", "usulan-004"]
-    assert ids(store.due_outbox(T0 + 10 * MINUTE - dt.timedelta(microseconds=1))) == [
+    assert ids(store.outbox.due(T0)) == ["usulan-002", "usulan-003", "usulan-004"]
+    assert ids(store.outbox.due(T0 + 10 * MINUTE - dt.timedelta(microseconds=1))) == [
         "usulan-002",
         "usulan-003",
         "usulan-004",
     ]
-    assert ids(store.due_outbox(T0 + 10 * MINUTE)) == [
+    assert ids(store.outbox.due(T0 + 10 * MINUTE)) == [
         "usulan-001",
         "usulan-002",
         "usulan-003",
         "usulan-004",
     ]
-    assert ids(store.due_outbox(T0 + 10 * MINUTE, limit=2)) == ["usulan-001", "usulan-002"]
-    assert ids(store.due_outbox(T0 + 10 * MINUTE, flows=["F5", "F8"])) == [
+    assert ids(store.outbox.due(T0 + 10 * MINUTE, limit=2)) == ["usulan-001", "usulan-002"]
+    assert ids(store.outbox.due(T0 + 10 * MINUTE, flows=["F5", "F8"])) == [
         "usulan-001",
         "usulan-003",
         "usulan-004",
     ]
-    assert store.due_outbox(T0 + 10 * MINUTE, flows=[]) == []
+    assert store.outbox.due(T0 + 10 * MINUTE, flows=[]) == []
     # another time zone, same instant
     wib = dt.timezone(dt.timedelta(hours=7))
-    assert ids(store.due_outbox((T0 + 10 * MINUTE).astimezone(wib), flows=["F5"])) == [
+    assert ids(store.outbox.due((T0 + 10 * MINUTE).astimezone(wib), flows=["F5"])) == [
         "usulan-001",
         "usulan-003",
     ]
-    assert {r.status for r in store.due_outbox(T0 + 10 * MINUTE)} == {"pending", "retry"}
+    assert {r.status for r in store.outbox.due(T0 + 10 * MINUTE)} == {"pending", "retry"}
     assert d.status == "pending"
 
 
 def test_mark_sent(store: Store) -> None:
-    store.enqueue([item(1), item(2)])
-    a, b = store.list_outbox()
+    store.outbox.enqueue([item(1), item(2)])
+    a, b = store.outbox.list()
     sent_at = T0 + dt.timedelta(seconds=3, microseconds=250)
     answer = {"code": 1, "data": {"id": "8ae4828b6f3a4c1e8f0b2c3d4e5f6a7b", "status": "diterima"}}
-    store.mark_attempt_failed(a.id, error="timeout", next_attempt_at=None, dead=False)
-    store.mark_sent(a.id, response=answer, sent_at=sent_at)
-    store.mark_sent(b.id, response=None, sent_at=sent_at)
-    sent = store.list_outbox(status="sent")
+    store.outbox.mark_attempt_failed(a.id, error="timeout", next_attempt_at=None, dead=False)
+    store.outbox.mark_sent(a.id, response=answer, sent_at=sent_at)
+    store.outbox.mark_sent(b.id, response=None, sent_at=sent_at)
+    sent = store.outbox.list(status="sent")
     assert [r.id for r in sent] == [a.id, b.id]
     assert sent[0].response == answer
     assert sent[0].sent_at == sent_at
     assert sent[0].attempts == 1  # failed attempts only
     assert sent[0].next_attempt_at is None
     assert sent[1].response is None
-    assert store.due_outbox(T0 + dt.timedelta(days=1)) == []
+    assert store.outbox.due(T0 + dt.timedelta(days=1)) == []
     # a second mark keeps the first delivery
-    store.mark_sent(a.id, response={"other": 1}, sent_at=sent_at + MINUTE)
-    again = store.list_outbox(entity_id="usulan-001")[0]
+    store.outbox.mark_sent(a.id, response={"other": 1}, sent_at=sent_at + MINUTE)
+    again = store.outbox.list(entity_id="usulan-001")[0]
     assert (again.response, again.sent_at) == (answer, sent_at)
     with pytest.raises(StoreError, match="no outbox row"):
-        store.mark_sent(999_999, response=None, sent_at=sent_at)
+        store.outbox.mark_sent(999_999, response=None, sent_at=sent_at)
     with pytest.raises(StoreError, match="is sent"):
-        store.mark_attempt_failed(a.id, error="x", next_attempt_at=None, dead=False)
+        store.outbox.mark_attempt_failed(a.id, error="x", next_attempt_at=None, dead=False)
 
 
 def test_failures_retry_then_dead(store: Store) -> None:
     max_attempts = 3
-    store.enqueue([item(1), item(2)])
-    row, other = store.list_outbox()
+    store.outbox.enqueue([item(1), item(2)])
+    row, other = store.outbox.list()
     now = T0
     seen = []
     while True:
-        due = store.due_outbox(now, flows=["F5"])
+        due = store.outbox.due(now, flows=["F5"])
         if row.id not in [r.id for r in due]:
             break
         current = next(r for r in due if r.id == row.id)
         dead = current.attempts + 1 >= max_attempts
-        attempts = store.mark_attempt_failed(
+        attempts = store.outbox.mark_attempt_failed(
             row.id,
             error=f"HTTP 502 from SIASN POST usulan (attempt {current.attempts + 1})",
             next_attempt_at=now + 2**current.attempts * MINUTE,
             dead=dead,
         )
-        seen.append((attempts, store.list_outbox(entity_id=row.entity_id)[0].status))
+        seen.append((attempts, store.outbox.list(entity_id=row.entity_id)[0].status))
         now += 10 * MINUTE
     assert seen == [(1, "retry"), (2, "retry"), (3, "dead")]
-    final = store.list_outbox(entity_id=row.entity_id)[0]
+    final = store.outbox.list(entity_id=row.entity_id)[0]
     assert final.next_attempt_at is None
     assert final.last_error == "HTTP 502 from SIASN POST usulan (attempt 3)"
     assert final.payload == item(1).payload  # kept for a later requeue
     # a long error is cut to 500 characters
-    store.mark_attempt_failed(other.id, error="E" * 2000, next_attempt_at=None, dead=True)
-    long = store.list_outbox(entity_id=other.entity_id)[0]
+    store.outbox.mark_attempt_failed(other.id, error="E" * 2000, next_attempt_at=None, dead=True)
+    long = store.outbox.list(entity_id=other.entity_id)[0]
     assert long.last_error is not None and len(long.last_error) == 500
-    assert store.due_outbox(now + dt.timedelta(days=365)) == []
+    assert store.outbox.due(now + dt.timedelta(days=365)) == []
     # the dead-letter view: no payload
     with store.engine.connect() as c:
         result = c.execute(sa.text("SELECT * FROM v_outbox_dead ORDER BY id"))
@@ -204,34 +206,34 @@ def test_failures_retry_then_dead(store: Store) -> None:
         ("usulan-002", 1),
     ]
     # requeue: another round from zero attempts
-    assert store.requeue_dead(ids=[row.id]) == 1
-    back = store.list_outbox(entity_id=row.entity_id)[0]
+    assert store.outbox.requeue_dead(ids=[row.id]) == 1
+    back = store.outbox.list(entity_id=row.entity_id)[0]
     assert (back.status, back.attempts, back.last_error) == ("retry", 0, final.last_error)
-    assert ids(store.due_outbox(now)) == ["usulan-001"]
-    assert store.requeue_dead(flow="F6") == 0
-    assert store.requeue_dead() == 1
+    assert ids(store.outbox.due(now)) == ["usulan-001"]
+    assert store.outbox.requeue_dead(flow="F6") == 0
+    assert store.outbox.requeue_dead() == 1
 
 
 def test_rejected_is_never_due(store: Store) -> None:
     rejected = item(1, status="rejected", reason="GOLONGAN_DI_BAWAH_IVB")
     penolakan = item(1, flow="penolakan")
-    assert store.enqueue([rejected, penolakan, item(2)]) == 3
-    assert ids(store.due_outbox(T0 + dt.timedelta(days=30))) == ["usulan-001", "usulan-002"]
-    assert [r.flow for r in store.due_outbox(T0)] == ["penolakan", "F5"]
-    kept = store.list_outbox(status="rejected")
+    assert store.outbox.enqueue([rejected, penolakan, item(2)]) == 3
+    assert ids(store.outbox.due(T0 + dt.timedelta(days=30))) == ["usulan-001", "usulan-002"]
+    assert [r.flow for r in store.outbox.due(T0)] == ["penolakan", "F5"]
+    kept = store.outbox.list(status="rejected")
     assert [(r.entity_id, r.reason, r.flow) for r in kept] == [
         ("usulan-001", "GOLONGAN_DI_BAWAH_IVB", "F5")
     ]
     with pytest.raises(StoreError, match="rejected"):
-        store.mark_sent(kept[0].id, response=None, sent_at=T0)
+        store.outbox.mark_sent(kept[0].id, response=None, sent_at=T0)
     with pytest.raises(StoreError, match="rejected"):
-        store.mark_attempt_failed(kept[0].id, error="x", next_attempt_at=None, dead=True)
-    assert store.list_outbox(status="rejected")[0].attempts == 0
-    assert store.outbox_stats() == {
+        store.outbox.mark_attempt_failed(kept[0].id, error="x", next_attempt_at=None, dead=True)
+    assert store.outbox.list(status="rejected")[0].attempts == 0
+    assert store.outbox.stats() == {
         "F5": {"pending": 1, "rejected": 1},
         "penolakan": {"pending": 1},
     }
-    assert store.list_outbox(flow="penolakan", entity_id="usulan-001")[0].status == "pending"
+    assert store.outbox.list(flow="penolakan", entity_id="usulan-001")[0].status == "pending"
 
 
 # ---------------------------------------------------------------------- document ledger
@@ -249,26 +251,26 @@ DOC = {
 
 
 def test_ledger_upsert_get_list(store: Store) -> None:
-    assert store.ledger_get("dok-1") is None
+    assert store.documents.get("dok-1") is None
     with pytest.raises(ValueError, match="needs direction, source_system, target_system"):
-        store.ledger_upsert("dok-1", status="pending")
+        store.documents.upsert("dok-1", status="pending")
     with pytest.raises(ValueError, match="unknown fields: nama"):
-        store.ledger_upsert("dok-1", nama="x", **DOC)
-    store.ledger_upsert("dok-1", **DOC)
-    row = store.ledger_get("dok-1")
+        store.documents.upsert("dok-1", nama="x", **DOC)
+    store.documents.upsert("dok-1", **DOC)
+    row = store.documents.get("dok-1")
     assert row is not None
     assert (row["status"], row["attempts"], row["size"]) == ("pending", 0, 20480)
     assert row["created_at"] == row["updated_at"]
     # a partial update keeps the other columns
     transferred = T0 + MINUTE
-    store.ledger_upsert(
+    store.documents.upsert(
         "dok-1",
         status="transferred",
         target_dok_id="3f1c",
         target_dok_uri="peremajaan/usulan/3f1c.pdf",
         transferred_at=transferred,
     )
-    row = store.ledger_get("dok-1")
+    row = store.documents.get("dok-1")
     assert row is not None
     assert (row["status"], row["sha256"], row["transferred_at"]) == (
         "transferred",
@@ -277,27 +279,27 @@ def test_ledger_upsert_get_list(store: Store) -> None:
     )
     assert row["updated_at"] >= row["created_at"]
     # the same upsert again changes nothing, not even updated_at
-    store.ledger_upsert("dok-1", status="transferred", transferred_at=transferred)
-    assert store.ledger_get("dok-1") == row
-    assert store.ledger_mark_failed("dok-1", error="sha256 differs after upload") == 1
-    assert store.ledger_mark_failed("dok-1", error="sha256 differs after upload") == 2
-    failed = store.ledger_get("dok-1")
+    store.documents.upsert("dok-1", status="transferred", transferred_at=transferred)
+    assert store.documents.get("dok-1") == row
+    assert store.documents.mark_failed("dok-1", error="sha256 differs after upload") == 1
+    assert store.documents.mark_failed("dok-1", error="sha256 differs after upload") == 2
+    failed = store.documents.get("dok-1")
     assert failed is not None
     assert (failed["status"], failed["attempts"]) == ("failed", 2)
     with pytest.raises(StoreError, match="no such document_ledger row"):
-        store.ledger_mark_failed("nope", error="x")
-    store.ledger_upsert("dok-2", **{**DOC, "source_ref": "dok-2"}, last_error="E" * 900)
-    store.ledger_upsert(
+        store.documents.mark_failed("nope", error="x")
+    store.documents.upsert("dok-2", **{**DOC, "source_ref": "dok-2"}, last_error="E" * 900)
+    store.documents.upsert(
         "sk-1",
         **{**DOC, "usulan_id": "usulan-002", "direction": "siasn_to_siapp"},
         status="verified",
     )
-    assert len(store.ledger_get("dok-2")["last_error"]) == 500  # type: ignore[index]
-    assert [r["doc_id"] for r in store.ledger_list(usulan_id="usulan-001")] == ["dok-1", "dok-2"]
-    assert [r["doc_id"] for r in store.ledger_list(status="verified")] == ["sk-1"]
-    assert [r["doc_id"] for r in store.ledger_list()] == ["dok-1", "dok-2", "sk-1"]
-    assert store.ledger_list(usulan_id="usulan-001", status="verified") == []
-    assert store.ledger_stats() == {
+    assert len(store.documents.get("dok-2")["last_error"]) == 500  # type: ignore[index]
+    assert [r["doc_id"] for r in store.documents.list(usulan_id="usulan-001")] == ["dok-1", "dok-2"]
+    assert [r["doc_id"] for r in store.documents.list(status="verified")] == ["sk-1"]
+    assert [r["doc_id"] for r in store.documents.list()] == ["dok-1", "dok-2", "sk-1"]
+    assert store.documents.list(usulan_id="usulan-001", status="verified") == []
+    assert store.documents.stats() == {
         "total": 3,
         "failed": 1,
         "pending": 1,
@@ -312,13 +314,13 @@ def test_ledger_upsert_get_list(store: Store) -> None:
 
 
 def test_lifecycle_stamps_first_time_wins_fields_overwrite(store: Store) -> None:
-    assert store.lifecycle_get("u-1") is None
-    store.lifecycle_upsert(
+    assert store.usulan.get("u-1") is None
+    store.usulan.upsert(
         "u-1",
         fields={"version": 1, "jenis": "KP", "nip": "197203151998031002", "status": "DIAJUKAN"},
         stamps={"submitted_at": T0},
     )
-    row = store.lifecycle_get("u-1")
+    row = store.usulan.get("u-1")
     assert row is not None
     assert (row["version"], row["status"], row["submitted_at"], row["sent_at"]) == (
         "1",
@@ -327,12 +329,10 @@ def test_lifecycle_stamps_first_time_wins_fields_overwrite(store: Store) -> None
         None,
     )
     # a replay with a later time: the stamp stays, nothing is written
-    store.lifecycle_upsert(
-        "u-1", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0 + MINUTE}
-    )
-    assert store.lifecycle_get("u-1") == row
+    store.usulan.upsert("u-1", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0 + MINUTE})
+    assert store.usulan.get("u-1") == row
     # new facts: fields overwrite, new stamps are set, old ones stay
-    store.lifecycle_upsert(
+    store.usulan.upsert(
         "u-1",
         fields={
             "status_bkn": "22",
@@ -343,39 +343,39 @@ def test_lifecycle_stamps_first_time_wins_fields_overwrite(store: Store) -> None
         },
         stamps={"submitted_at": T0 + 2 * MINUTE, "pertek_at": T0 + 3 * MINUTE, "sent_at": None},
     )
-    row = store.lifecycle_get("u-1")
+    row = store.usulan.get("u-1")
     assert row is not None
     assert row["version"] == "2"
     assert row["status"] == "DIAJUKAN"  # not given: kept
     assert row["tgl_pertek"] == dt.date(2026, 1, 7)
     assert (row["submitted_at"], row["pertek_at"], row["sent_at"]) == (T0, T0 + 3 * MINUTE, None)
     # a row without fields starts at status "baru"
-    store.lifecycle_upsert("u-2")
-    store.lifecycle_upsert("u-2")
-    assert store.lifecycle_get("u-2")["status"] == "baru"  # type: ignore[index]
+    store.usulan.upsert("u-2")
+    store.usulan.upsert("u-2")
+    assert store.usulan.get("u-2")["status"] == "baru"  # type: ignore[index]
     with pytest.raises(ValueError, match="unknown fields: created_at"):
-        store.lifecycle_upsert("u-1", fields={"created_at": T0})
+        store.usulan.upsert("u-1", fields={"created_at": T0})
     with pytest.raises(ValueError, match="unknown fields: status"):
-        store.lifecycle_upsert("u-1", stamps={"status": T0})
+        store.usulan.upsert("u-1", stamps={"status": T0})
     with pytest.raises(ValueError, match="status: may not be empty"):
-        store.lifecycle_upsert("u-1", fields={"status": None})
+        store.usulan.upsert("u-1", fields={"status": None})
     with pytest.raises(TypeError, match="keppres_at: expected a datetime"):
-        store.lifecycle_upsert("u-1", stamps={"keppres_at": "2026-01-05"})  # type: ignore[dict-item]
+        store.usulan.upsert("u-1", stamps={"keppres_at": "2026-01-05"})  # type: ignore[dict-item]
     with pytest.raises(ValueError, match="hasil_verifikasi: longer than 8"):
-        store.lifecycle_upsert("u-1", fields={"hasil_verifikasi": "DISETUJUI-OLEH"})
-    assert [r["usulan_id"] for r in store.lifecycle_list(status="baru")] == ["u-2"]
-    assert [r["usulan_id"] for r in store.lifecycle_list(status_bkn="22")] == ["u-1"]
+        store.usulan.upsert("u-1", fields={"hasil_verifikasi": "DISETUJUI-OLEH"})
+    assert [r["usulan_id"] for r in store.usulan.list(status="baru")] == ["u-2"]
+    assert [r["usulan_id"] for r in store.usulan.list(status_bkn="22")] == ["u-1"]
 
 
 def test_lifecycle_stats_and_store_stats(store: Store) -> None:
-    store.lifecycle_upsert("u-1", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0})
-    store.lifecycle_upsert(
+    store.usulan.upsert("u-1", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0})
+    store.usulan.upsert(
         "u-2",
         fields={"status": "KEPPRES_TERBIT"},
         stamps={"submitted_at": T0, "sent_at": T0, "keppres_at": T0},
     )
-    store.lifecycle_upsert("u-3", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0})
-    stats = store.lifecycle_stats()
+    store.usulan.upsert("u-3", fields={"status": "DIAJUKAN"}, stamps={"submitted_at": T0})
+    stats = store.usulan.stats()
     assert stats == {
         "total": 3,
         **dict.fromkeys(LIFECYCLE_STAMPS, 0),
@@ -385,8 +385,8 @@ def test_lifecycle_stats_and_store_stats(store: Store) -> None:
         "status:DIAJUKAN": 2,
         "status:KEPPRES_TERBIT": 1,
     }
-    store.enqueue([item(1), item(2, status="rejected", reason="KATEGORI_DI_LUAR_PKS")])
-    store.ledger_upsert("dok-1", **DOC)
+    store.outbox.enqueue([item(1), item(2, status="rejected", reason="KATEGORI_DI_LUAR_PKS")])
+    store.documents.upsert("dok-1", **DOC)
     overall = store.stats()
     assert overall["outbox"] == {"pending": 1, "rejected": 1}
     assert overall["document_ledger"] == {"pending": 1}
@@ -395,9 +395,9 @@ def test_lifecycle_stats_and_store_stats(store: Store) -> None:
 
 
 def test_stats_of_an_empty_store(store: Store) -> None:
-    assert store.outbox_stats() == {}
-    assert store.ledger_stats() == {"total": 0}
-    assert store.lifecycle_stats() == {"total": 0, **dict.fromkeys(LIFECYCLE_STAMPS, 0)}
+    assert store.outbox.stats() == {}
+    assert store.documents.stats() == {"total": 0}
+    assert store.usulan.stats() == {"total": 0, **dict.fromkeys(LIFECYCLE_STAMPS, 0)}
 
 
 # ---------------------------------------------------------------------- migration 0003
@@ -437,7 +437,7 @@ def test_migration_from_empty(store_url: str) -> None:
         # the new CHECK constraint: only the new vocabulary is accepted
         with pytest.raises(StoreError, match="ck_outbox_status"), s.transaction() as conn:
             conn.execute(sa.insert(OLD_OUTBOX).values(**row, idempotency_key="b", status="failed"))
-        assert [r.status for r in s.list_outbox()] == ["retry"]
+        assert [r.status for r in s.outbox.list()] == ["retry"]
     finally:
         s.close()
 
@@ -466,7 +466,7 @@ def test_migration_from_0002_keeps_and_maps_rows(store_url: str) -> None:
                 ],
             )
         assert s.migrate() == "0003"
-        rows = s.list_outbox()
+        rows = s.outbox.list()
         assert [(r.entity_id, r.status, r.attempts, r.payload) for r in rows] == [
             ("u-0", "pending", 0, {"n": 0}),
             ("u-1", "pending", 1, {"n": 1}),
@@ -474,14 +474,14 @@ def test_migration_from_0002_keeps_and_maps_rows(store_url: str) -> None:
             ("u-3", "dead", 3, {"n": 3}),
             ("u-4", "sent", 4, {"n": 4}),
         ]
-        assert ids(s.due_outbox(T0)) == ["u-0", "u-1", "u-2"]
+        assert ids(s.outbox.due(T0)) == ["u-0", "u-1", "u-2"]
         with s.engine.connect() as c:
             assert c.execute(sa.text("SELECT entity_id FROM v_outbox_dead")).scalars().all() == [
                 "u-3"
             ]
         # the API works on the migrated table, ids continue
-        assert s.enqueue([item(7, status="rejected", reason="PENGANGKATAN_JPT")]) == 1
-        assert s.list_outbox(status="rejected")[0].id > rows[-1].id
+        assert s.outbox.enqueue([item(7, status="rejected", reason="PENGANGKATAN_JPT")]) == 1
+        assert s.outbox.list(status="rejected")[0].id > rows[-1].id
         # down to 0002: the old vocabulary comes back, then up again
         assert downgrade(s.engine, "0002") == "0002"
         with s.engine.connect() as c:
@@ -489,7 +489,7 @@ def test_migration_from_0002_keeps_and_maps_rows(store_url: str) -> None:
             assert "v_outbox_dead" not in sa.inspect(c).get_view_names()
         assert statuses == ["pending", "pending", "failed", "dead", "sent", "dead"]
         assert s.migrate() == "0003"
-        assert [r.status for r in s.list_outbox()] == [
+        assert [r.status for r in s.outbox.list()] == [
             "pending",
             "pending",
             "retry",

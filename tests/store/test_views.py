@@ -11,11 +11,11 @@ from .conftest import T0, make_row
 
 
 def test_views_readable(store: Store) -> None:
-    store.upsert_referensi("golongan", [{"id": "42", "nama": "IV/b"}, {"id": "43", "nama": "IV/c"}])
-    store.upsert_referensi("agama", [{"id": "1", "nama": "Islam"}])
-    store.upsert_referensi("agama", [{"id": "2", "nama": "Kristen"}])  # 1 becomes inactive
-    store.apply_asn_batch([make_row(i) for i in range(3)], "run-1", T0)
-    store.mark_departed([make_row(2).nip], T0.date(), "pensiun")
+    store.referensi.upsert("golongan", [{"id": "42", "nama": "IV/b"}, {"id": "43", "nama": "IV/c"}])
+    store.referensi.upsert("agama", [{"id": "1", "nama": "Islam"}])
+    store.referensi.upsert("agama", [{"id": "2", "nama": "Kristen"}])  # 1 becomes inactive
+    store.asn.apply_batch([make_row(i) for i in range(3)], "run-1", T0)
+    store.asn.mark_departed([make_row(2).nip], T0.date(), "pensiun")
     with store.engine.connect() as c:
         for view in VIEWS:
             c.execute(sa.text(f"SELECT * FROM {view}")).all()
@@ -37,7 +37,7 @@ def test_reader_role_sees_views_only(postgres_db_url: str) -> None:
     store = Store(postgres_db_url)
     try:
         store.migrate()
-        store.apply_asn_batch([make_row(1)], "run-1", T0)
+        store.asn.apply_batch([make_row(1)], "run-1", T0)
         with store.engine.connect() as c:
             c.execute(sa.text("SET ROLE siapp_nv_reader"))
             assert c.execute(sa.text("SELECT count(*) FROM v_asn_current")).scalar() == 1

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from siapp_siasn.clients.errors import ApiError
 from siapp_siasn.flows.asn_records import (
     EmployeeRecord,
     build_employee,
@@ -35,27 +36,16 @@ from siapp_siasn.flows.asn_records import (
     referensi_rows,
 )
 from siapp_siasn.flows.context import RunContext
-from siapp_siasn.hooks.errors import ApiError
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
-from siapp_siasn.models.base import sha256_json
 from siapp_siasn.models.nip import NipError, normalize_nip
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 from siapp_siasn.store import AsnRow, QuarantineItem, Store
+from siapp_siasn.utils import sha256_json
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REFS: tuple[str, ...] = (
-    "golongan",
-    "agama",
-    "instansi",
-    "unor",
-    "eselon",
-    "jenis-jabatan",
-    "kedudukan-hukum",
-    "jabatan-fungsional",
-    "tingkat-pendidikan",
-    "jenis-kp",
-    "ref-dokumen",
-)
+#: every reference table of F2 (one list, shared with the sandbox)
+DEFAULT_REFS = REFERENCE_TABLES
 
 STEP = "pull_asn"
 WM_CURSOR = "asn.updated_cursor"
@@ -110,8 +100,8 @@ async def pull_referensi(
             raw_rows = [row async for row in client.iter_referensi(ref, page_size=page_size)]
             rows, bad = referensi_rows(ref, raw_rows)
             with store.transaction() as conn:
-                counts = store.upsert_referensi(ref, rows, full=True, conn=conn)
-                store.quarantine(bad, run_id=run.run_id, conn=conn)
+                counts = store.referensi.upsert(ref, rows, full=True, conn=conn)
+                store.quarantine.add(bad, run_id=run.run_id, conn=conn)
             for row in rows:
                 digest.add(f"{ref}:{row['id']}", sha256_json(row["payload"]))
             record.counts.add(
@@ -133,8 +123,8 @@ async def pull_referensi(
 def decide_plan(store: Store, params: PullParams, today: date) -> Plan:
     if params.nips:
         return Plan("nips", nips=sorted(set(params.nips)))
-    cursor = store.get_watermark(WM_CURSOR)
-    last_full = store.get_watermark(WM_FULL_SWEEP)
+    cursor = store.state.get_watermark(WM_CURSOR)
+    last_full = store.state.get_watermark(WM_FULL_SWEEP)
     sweep_due = last_full is None or (
         today - date.fromisoformat(last_full) >= timedelta(days=params.full_sweep_every_days)
     )
@@ -183,7 +173,7 @@ async def enumerate_targets(
             continue
         listed[row.nip] = Target(row.nip, row.updated)
     if bad:
-        store.quarantine(bad, run_id=record.run_id or "")
+        store.quarantine.add(bad, run_id=record.run_id or "")
         record.counts.add(quarantined=len(bad))
     targets = sorted(listed.values(), key=lambda t: t.nip)
     record.extra["listed"] = len(targets)
@@ -191,7 +181,7 @@ async def enumerate_targets(
         # someone was listed whom we cannot name: a full sweep cannot tell who is absent
         record.extra["unidentified_rows"] = unidentified
     if plan.mode == "incremental":
-        known = store.source_updated_map([t.nip for t in targets])
+        known = store.asn.source_updated_map([t.nip for t in targets])
         targets = [
             t
             for t in targets
@@ -221,7 +211,7 @@ def _already_departed(store: Store, rows: Iterable[AsnRow]) -> set[str]:
     """
     settled: set[str] = set()
     for row in rows:
-        held = store.get_asn(row.nip)
+        held = store.asn.get(row.nip)
         if (
             held is not None
             and not held["is_active"]
@@ -249,7 +239,7 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
         ),
         target=Endpoint(system="hub-store", endpoint="asn, asn_history, asn_family"),
     )
-    checkpoint = store.load_checkpoint(run.run_key, STEP)
+    checkpoint = store.state.load_checkpoint(run.run_key, STEP)
     state: dict[str, Any] = dict(checkpoint.state) if checkpoint is not None else {}
     if checkpoint is not None:
         plan = Plan.from_state(state["plan"])
@@ -329,9 +319,9 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                 failed=failed_now,
             )
             with store.transaction() as conn:
-                counts = store.apply_asn_batch(rows, run.run_id, run.now, quarantine=bad, conn=conn)
+                counts = store.asn.apply_batch(rows, run.run_id, run.now, quarantine=bad, conn=conn)
                 for reason, nips in leaving.items():
-                    left = store.mark_departed(
+                    left = store.asn.mark_departed(
                         nips, today, reason, run_id=run.run_id, as_of=run.now, conn=conn
                     )
                     record.counts.add(departed=left.departed)
@@ -346,13 +336,15 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                     "counts": record.counts.model_dump(),
                     "digest": digest.to_state(),
                 }
-                store.save_checkpoint(run.run_key, STEP, batch_no, state, conn=conn)
+                store.state.save_checkpoint(run.run_key, STEP, batch_no, state, conn=conn)
             done += len(batch)
             if run.progress:
                 run.progress(done, total)
 
         # read before the write transaction: SQLite allows one writer and this is a read
-        absent = store.active_nips() - {t.nip for t in targets} if plan.mode == "full" else set()
+        absent = (
+            store.asn.active_nips() - {t.nip for t in targets} if plan.mode == "full" else set()
+        )
         if absent and record.extra.get("unidentified_rows"):
             log.warning(
                 "%s: %d enumeration rows had no usable NIP: %d employees absent from the full "
@@ -365,7 +357,7 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
             absent = set()
         with store.transaction() as conn:
             if absent:
-                left = store.mark_departed(
+                left = store.asn.mark_departed(
                     absent,
                     today,
                     "absent_from_full_sweep",
@@ -376,12 +368,12 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                 record.counts.add(departed=left.departed)
             if plan.mode != "nips" and fetch_failed == 0:
                 if max_updated is not None:
-                    store.set_watermark(WM_CURSOR, max_updated, conn=conn)
+                    store.state.set_watermark(WM_CURSOR, max_updated, conn=conn)
                 elif plan.mode == "full":
-                    store.set_watermark(WM_CURSOR, today, conn=conn)
+                    store.state.set_watermark(WM_CURSOR, today, conn=conn)
                 if plan.mode == "full":
-                    store.set_watermark(WM_FULL_SWEEP, today, conn=conn)
-            store.clear_checkpoint(run.run_key, STEP, conn=conn)
+                    store.state.set_watermark(WM_FULL_SWEEP, today, conn=conn)
+            store.state.clear_checkpoint(run.run_key, STEP, conn=conn)
         record.requests = client.metrics()
 
     if fetch_failed:
@@ -423,7 +415,7 @@ def check_quality(
         target=Endpoint(system="hub-store", endpoint="quality"),
     )
     failures: list[str] = []
-    unknown = store.unknown_reference_ids()
+    unknown = store.quality.unknown_reference_ids()
     by_column: dict[str, int] = {}
     for item in unknown:
         by_column[item.column] = by_column.get(item.column, 0) + item.rows
@@ -431,11 +423,11 @@ def check_quality(
         failures.append(
             f"{count} active employees have a {column} missing from the reference tables"
         )
-    active = store.active_nips()
+    active = store.asn.active_nips()
     bad_nips = sum(1 for nip in active if not is_valid_nip(nip))
     if bad_nips:
         failures.append(f"{bad_nips} active employees have a malformed NIP")
-    counts = store.quality_counts()
+    counts = store.quality.counts()
     for name in (
         "asn_without_open_version",
         "asn_with_several_open_versions",

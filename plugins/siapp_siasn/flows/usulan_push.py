@@ -36,6 +36,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from siapp_siasn.clients.errors import ApiError, ChecksumMismatchError
+from siapp_siasn.clients.http import bounded_map
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_rules import (
     FLOW_KEPPRES,
@@ -56,8 +58,6 @@ from siapp_siasn.flows.usulan_rules import (
     usulan_body,
     verify_document,
 )
-from siapp_siasn.hooks.errors import ApiError, ChecksumMismatchError
-from siapp_siasn.hooks.http import bounded_map
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.pks import SiasnDokumenRow
@@ -196,7 +196,7 @@ class _Pusher:
         """The document as SIASN holds it (``PksDokumen`` fields), uploading it if needed."""
         doc_id = str(doc["id"])
         sha256 = str(doc["sha256"]).lower()
-        held = self.store.ledger_get(doc_id)
+        held = self.store.documents.get(doc_id)
         if (
             held is not None
             and held.get("sha256") == sha256
@@ -234,8 +234,10 @@ class _Pusher:
                 if held is None or held.get("status") not in REUSABLE:
                     with self.store.transaction() as conn:
                         if held is None:
-                            self.store.ledger_upsert(doc_id, conn=conn, **ledger, status="pending")
-                        self.store.ledger_mark_failed(
+                            self.store.documents.upsert(
+                                doc_id, conn=conn, **ledger, status="pending"
+                            )
+                        self.store.documents.mark_failed(
                             doc_id, error=_error_text(exc), status="refused", conn=conn
                         )
             raise
@@ -250,7 +252,7 @@ class _Pusher:
             raise UnexpectedAnswerError("upload answered without dok_id / dok_uri")
         now = self.run.now
         # recorded before the POST that refers to it: a retry sends the very same body
-        self.store.ledger_upsert(
+        self.store.documents.upsert(
             doc_id,
             **ledger,
             target_dok_id=str(answer["dok_id"]),
@@ -295,9 +297,7 @@ class _Pusher:
             fields = {"status": "terkirim", "version": str(payload["version"])}
             if answer.get("id"):
                 fields["bkn_usulan_id"] = str(answer["id"])
-            self.store.lifecycle_upsert(
-                usulan_id, fields=fields, stamps={"sent_at": now}, conn=conn
-            )
+            self.store.usulan.upsert(usulan_id, fields=fields, stamps={"sent_at": now}, conn=conn)
 
         return _Delivery(answer, [lifecycle])
 
@@ -320,7 +320,7 @@ class _Pusher:
         now = self.run.now
 
         def lifecycle(conn: Connection) -> None:
-            self.store.lifecycle_upsert(
+            self.store.usulan.upsert(
                 usulan_id,
                 fields={"status": "keppres_terkirim"},
                 stamps={"keppres_sent_at": now},
@@ -381,7 +381,7 @@ class _Pusher:
         )
 
         def ledger(conn: Connection) -> None:
-            self.store.ledger_upsert(
+            self.store.documents.upsert(
                 doc_id,
                 usulan_id=usulan_id,
                 jenis="RALAT_PERTEK" if row.flow == FLOW_RALAT else "PERTEK",
@@ -413,7 +413,7 @@ class _Pusher:
             self._failed(row, exc)
             return False
         with self.store.transaction() as conn:
-            self.store.mark_sent(
+            self.store.outbox.mark_sent(
                 row.id, response=delivery.response, sent_at=self.run.now, conn=conn
             )
             for write in delivery.after:
@@ -428,7 +428,7 @@ class _Pusher:
         attempts = row.attempts + 1
         dead = policy.is_dead(attempts)
         text = _error_text(exc)
-        self.store.mark_attempt_failed(
+        self.store.outbox.mark_attempt_failed(
             row.id,
             error=text,
             next_attempt_at=None if dead else policy.next_attempt(self.run.now, attempts, self.rng),
@@ -470,7 +470,7 @@ def plan_groups(
     waiting: dict[tuple[str, str], int] = {}
     wanted = set(flows)
     for status in ("pending", "retry"):
-        for r in store.list_outbox(status=status):
+        for r in store.outbox.list(status=status):
             if r.flow in wanted and r.id not in due_ids:
                 g = group_key(r.flow, r.entity_id, r.payload)
                 waiting[g] = min(waiting.get(g, r.id), r.id)
@@ -508,7 +508,7 @@ async def push_outbox(
         ),
         window={"now": run.now.isoformat(), "flows": ",".join(flows)},
     )
-    due = store.due_outbox(run.now, limit=params.limit, flows=flows)
+    due = store.outbox.due(run.now, limit=params.limit, flows=flows)
     groups, held_back = plan_groups(store, due, flows)
     pusher = _Pusher(siasn, siapp, store, params, run, after_post, rng or random.Random())
     pusher.tally.deferred += held_back
@@ -536,7 +536,7 @@ async def push_outbox(
         "errors": t.errors,
         "documents": t.documents,
         "max_attempts": params.retry.max_attempts,
-        "outbox": store.outbox_stats(),
+        "outbox": store.outbox.stats(),
     }
     record.content_digest = pusher.digest.hexdigest()
     log.info(

@@ -30,7 +30,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from siapp_siasn.models.base import sha256_json
 from siapp_siasn.models.errors import describe_validation_error
 from siapp_siasn.models.pks import (
     KeppresBody,
@@ -51,6 +50,7 @@ from siapp_siasn.models.siapp import (
 )
 from siapp_siasn.models.types import GOLONGAN_IV_B
 from siapp_siasn.store.records import outbox_key
+from siapp_siasn.utils import sha256_json
 
 # ---------------------------------------------------------------------------------------------
 # outbox flows

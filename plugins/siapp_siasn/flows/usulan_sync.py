@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from siapp_siasn.clients.siapp import iso_utc
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_push import PushParams, push_outbox
 from siapp_siasn.flows.usulan_rules import (
@@ -55,7 +56,6 @@ from siapp_siasn.flows.usulan_rules import (
     verifikasi_payload,
     version_hash,
 )
-from siapp_siasn.hooks.siapp import iso_utc
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.pks import StatusUsulanRow
@@ -169,12 +169,12 @@ def _dedupe(raw_rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
 
 def _existing_keys(store: Store, flow: str, entity_id: str) -> dict[str, str]:
     """``idempotency_key -> status`` of what the outbox already holds for one entity."""
-    return {r.idempotency_key: r.status for r in store.list_outbox(flow=flow, entity_id=entity_id)}
+    return {r.idempotency_key: r.status for r in store.outbox.list(flow=flow, entity_id=entity_id)}
 
 
 def _usulan_refused(store: Store, usulan_id: str) -> bool:
     """Whether the hub refused every version of ``usulan_id`` it collected (and knows any)."""
-    rows = store.list_outbox(flow=RESOURCE_FLOW["usulan"], entity_id=usulan_id)
+    rows = store.outbox.list(flow=RESOURCE_FLOW["usulan"], entity_id=usulan_id)
     return bool(rows) and all(r.status == "rejected" for r in rows)
 
 
@@ -186,7 +186,7 @@ class _Collector:
 
     def asn_row(self, nip: str) -> dict[str, Any] | None:
         if nip not in self._asn:
-            self._asn[nip] = self.store.get_asn(nip)
+            self._asn[nip] = self.store.asn.get(nip)
         return self._asn[nip]
 
     def quarantine(
@@ -294,12 +294,12 @@ class _Collector:
 def _write(store: Store, work: _Work, run_id: str, watermark: tuple[str, str] | None) -> int:
     """One transaction: outbox items, quarantine, lifecycle rows and the watermark."""
     with store.transaction() as conn:
-        added = store.enqueue(work.items, conn=conn)
-        store.quarantine(work.bad, run_id=run_id, conn=conn)
+        added = store.outbox.enqueue(work.items, conn=conn)
+        store.quarantine.add(work.bad, run_id=run_id, conn=conn)
         for usulan_id, fields, stamps in work.lifecycle:
-            store.lifecycle_upsert(usulan_id, fields=fields, stamps=stamps, conn=conn)
+            store.usulan.upsert(usulan_id, fields=fields, stamps=stamps, conn=conn)
         if watermark is not None:
-            store.set_watermark(watermark[0], watermark[1], conn=conn)
+            store.state.set_watermark(watermark[0], watermark[1], conn=conn)
     return added
 
 
@@ -321,13 +321,13 @@ async def collect_siapp(
     digest = ContentDigest()
     collector = _Collector(store)
     per_resource: dict[str, dict[str, Any]] = {}
-    mirror_loaded = store.get_watermark(WM_ASN_MIRROR) is not None
+    mirror_loaded = store.state.get_watermark(WM_ASN_MIRROR) is not None
     async with siapp:
         for resource in resources:
             res = CollectResult()
             per_resource[resource] = res.__dict__
             wm_name = WM_SIAPP.format(resource=resource)
-            since = store.get_watermark(wm_name)
+            since = store.state.get_watermark(wm_name)
             record.window[f"{resource}.from"] = since
             if resource == "usulan" and not mirror_loaded:
                 # Without the ASN mirror every NIP would look out of scope: refusing them all
@@ -436,7 +436,7 @@ async def status_back(
         target=Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle"),
     )
     digest = ContentDigest()
-    since_text = store.get_watermark(WM_STATUS)
+    since_text = store.state.get_watermark(WM_STATUS)
     since = date.fromisoformat(since_text) if since_text else None
     record.window = {"from": since_text}
     work = _Work()

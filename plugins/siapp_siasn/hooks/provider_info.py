@@ -73,7 +73,7 @@ def _json_type(annotation: Any) -> tuple[list[str], bool]:
 
 def conn_fields(conn_type: str) -> dict[str, dict[str, Any]]:
     """``conn-fields`` of a connection type, derived from its config model."""
-    from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
+    from siapp_siasn.clients.config import SiappConfig, SiasnConfig
 
     model = {"siasn": SiasnConfig, "siapp": SiappConfig}[conn_type]
     fields: dict[str, dict[str, Any]] = {}

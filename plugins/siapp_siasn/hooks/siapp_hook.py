@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from siapp_siasn.hooks._hookbase import ApiHookBase, _mask
+from siapp_siasn.hooks.base import ApiHookBase, _mask
 
 if TYPE_CHECKING:
-    from siapp_siasn.hooks.config import SiappConfig
-    from siapp_siasn.hooks.siapp import SiappClient
+    from siapp_siasn.clients.config import SiappConfig
+    from siapp_siasn.clients.siapp import SiappClient
 
 __all__ = ["SiappHook"]
 
@@ -35,12 +35,12 @@ class SiappHook(ApiHookBase["SiappClient"]):
 
     @classmethod
     def _config_class(cls) -> type[SiappConfig]:
-        from siapp_siasn.hooks.config import SiappConfig
+        from siapp_siasn.clients.config import SiappConfig
 
         return SiappConfig
 
     def _client_from_config(self, config: SiappConfig) -> SiappClient:
-        from siapp_siasn.hooks.siapp import SiappClient
+        from siapp_siasn.clients.siapp import SiappClient
 
         return SiappClient.from_config(config, on_token=_mask)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from siapp_siasn.hooks._hookbase import ApiHookBase, _mask
+from siapp_siasn.hooks.base import ApiHookBase, _mask
 
 if TYPE_CHECKING:
-    from siapp_siasn.hooks.config import SiasnConfig
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.config import SiasnConfig
+    from siapp_siasn.clients.siasn import SiasnClient
 
 __all__ = ["SiasnHook"]
 
@@ -35,12 +35,12 @@ class SiasnHook(ApiHookBase["SiasnClient"]):
 
     @classmethod
     def _config_class(cls) -> type[SiasnConfig]:
-        from siapp_siasn.hooks.config import SiasnConfig
+        from siapp_siasn.clients.config import SiasnConfig
 
         return SiasnConfig
 
     def _client_from_config(self, config: SiasnConfig) -> SiasnClient:
-        from siapp_siasn.hooks.siasn import SiasnClient
+        from siapp_siasn.clients.siasn import SiasnClient
 
         return SiasnClient.from_config(config, on_token=_mask)
 

@@ -12,8 +12,6 @@ from siapp_siasn.models.base import (
     SiappModel,
     SiasnModel,
     SiasnSnakeModel,
-    canonical_json,
-    sha256_json,
 )
 from siapp_siasn.models.errors import (
     describe_validation_error,
@@ -127,6 +125,7 @@ from siapp_siasn.models.types import (
     parse_int,
     parse_path,
 )
+from siapp_siasn.utils import canonical_json, sha256_json
 
 __all__ = [
     "GOLONGAN_IV_B",

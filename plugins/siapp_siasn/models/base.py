@@ -10,14 +10,14 @@ alternate such as `gelarBlk` or `tgglMenikah`); the canonical spelling is the fi
 property name in the JSON Schema, and the name used by `model_dump(by_alias=True)`.
 """
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field, SecretStr
+
+from siapp_siasn.utils import sha256_json
 
 _WORD_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -231,13 +231,3 @@ def canonical_dict(model: BaseModel, exclude: frozenset[str] = frozenset()) -> d
             continue
         out[name] = _canon(value)
     return out
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 (not ASCII-escaped)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256_json(value: Any) -> str:
-    """sha256 hex of `canonical_json(value)`."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

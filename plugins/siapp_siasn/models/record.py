@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
-from siapp_siasn.models.base import HubModel, canonical_json, sha256_json
+from siapp_siasn.models.base import HubModel
 from siapp_siasn.models.errors import describe_validation_error
 from siapp_siasn.models.siasn import (
     Anak,
@@ -32,6 +32,7 @@ from siapp_siasn.models.types import (
     SiasnDate,
     text_type,
 )
+from siapp_siasn.utils import canonical_json, sha256_json
 
 Relation = Literal["pasangan", "anak", "ayah", "ibu"]
 RELATIONS: tuple[str, ...] = ("pasangan", "anak", "ayah", "ibu")

@@ -309,6 +309,9 @@ REF_MODELS: dict[str, type[RefRow]] = {
 }
 """Row model per reference name of `GET /referensi_siasn/1/{ref}/search`."""
 
+#: The reference tables the hub pulls (F2) and the sandbox serves: one list for both.
+REFERENCE_TABLES: tuple[str, ...] = tuple(REF_MODELS)
+
 
 class ReferensiPage(SiasnSnakeModel, Generic[DataT]):
     """`{"results": [...]}`: a page shorter than `limit` is the last."""

@@ -63,7 +63,7 @@ class HubOperator(BaseOperator):
     def publish(self, context: Context, store: Store, record: LineageRecord) -> dict[str, Any]:
         """Store the lineage record, attach it to the outlet Asset events, return it for XCom."""
         payload = record.to_xcom()
-        store.write_lineage(payload)
+        store.lineage.write(payload)
         outlet_events = context["outlet_events"]
         for asset in self.outlets:
             outlet_events[asset].extra = {"lineage": payload}

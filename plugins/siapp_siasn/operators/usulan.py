@@ -15,8 +15,8 @@ from siapp_siasn.operators.base import HubOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from siapp_siasn.hooks.siapp import SiappClient
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.siapp import SiappClient
+    from siapp_siasn.clients.siasn import SiasnClient
 
 
 class _UsulanOperator(HubOperator):

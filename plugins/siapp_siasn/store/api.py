@@ -11,7 +11,6 @@ class, SQLSTATE and constraint, never a value (statement parameters are hidden a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import sqlite3
@@ -64,8 +63,9 @@ from siapp_siasn.store.tables import (
     sync_state,
     usulan_lifecycle,
 )
-from siapp_siasn.store.types import UTCDateTime, canonical_json, to_utc, utcnow
+from siapp_siasn.store.types import UTCDateTime, to_utc, utcnow
 from siapp_siasn.store.usulan import UsulanStore
+from siapp_siasn.utils import canonical_json, sha256_json
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _family_hash(row: AsnRow) -> str | None:
     members = [
         {"relation": m.relation, "member_id": m.member_id, "payload": m.payload} for m in row.family
     ]
-    return hashlib.sha256(canonical_json(members)).hexdigest()
+    return sha256_json(members)
 
 
 def _watermark_text(value: str | dt.date | dt.datetime) -> str:
@@ -138,6 +138,38 @@ def _watermark_text(value: str | dt.date | dt.datetime) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+_SHIM = {
+    "referensi": {"upsert": "upsert_referensi", "ids": "referensi_ids"},
+    "asn": {"apply_batch": "apply_asn_batch", "get": "get_asn", "history": "asn_history"},
+    "state": {},
+    "quarantine": {"add": "_add_quarantine", "list": "list_quarantine"},
+    "lineage": {"write": "write_lineage", "get": "get_lineage", "list": "list_lineage"},
+    "quality": {"counts": "quality_counts"},
+    "outbox": {"due": "due_outbox", "list": "list_outbox", "stats": "outbox_stats"},
+    "documents": {
+        "get": "ledger_get",
+        "upsert": "ledger_upsert",
+        "mark_failed": "ledger_mark_failed",
+        "list": "ledger_list",
+        "stats": "ledger_stats",
+    },
+    "usulan": {
+        "upsert": "lifecycle_upsert",
+        "get": "lifecycle_get",
+        "list": "lifecycle_list",
+        "stats": "lifecycle_stats",
+    },
+}
+
+
+class _Shim:
+    def __init__(self, store: Any, names: dict[str, str]) -> None:
+        self._store, self._names = store, names
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, self._names.get(name, name))
 
 
 class Store(UsulanStore):
@@ -165,6 +197,10 @@ class Store(UsulanStore):
         self.durable_batches = durable_batches
         key = hash_key or os.environ.get(HASH_KEY_ENV)
         self._hash_key: bytes | None = key.encode() if isinstance(key, str) else key
+        # TEMPORARY: the repository names the call sites use, over the old methods, until the
+        # real repositories replace this class.
+        for attr, names in _SHIM.items():
+            setattr(self, attr, _Shim(self, names))
 
     # ------------------------------------------------------------------ construction
 
@@ -275,7 +311,7 @@ class Store(UsulanStore):
             payload = row
             if isinstance(row.get("payload"), Mapping) and set(row) <= _REF_WRAPPER_KEYS:
                 payload = row["payload"]  # {"id", "nama", "payload": raw row} from the flow
-            digest = hashlib.sha256(canonical_json(payload)).hexdigest()
+            digest = sha256_json(payload)
             incoming[str(raw_id)] = (None if nama is None else str(nama), payload, digest)
         if missing_id:
             raise ValueError(f"referensi {ref}: {missing_id} of {total} rows have no id")
@@ -442,7 +478,7 @@ class Store(UsulanStore):
             else:
                 self._apply_generic(c, staged, unchanged, family_rows, run_id, as_of, now)
             if quarantine:
-                self.quarantine(quarantine, run_id=run_id, conn=c)
+                self._add_quarantine(quarantine, run_id=run_id, conn=c)
             if checkpoint is not None:
                 self.save_checkpoint(*checkpoint, conn=c)
             if watermark is not None:
@@ -835,7 +871,7 @@ class Store(UsulanStore):
             self._hash_key = DEVELOPMENT_HASH_KEY
         return keyed_hash(key, secret=self._hash_key)
 
-    def quarantine(
+    def _add_quarantine(
         self,
         items: Iterable[QuarantineItem],
         *,
@@ -912,7 +948,7 @@ class Store(UsulanStore):
             return value if value is not None else ctx.get(key)
 
         lineage_id = pick("lineage_id") or str(
-            uuid.uuid5(uuid.NAMESPACE_URL, canonical_json(record).decode())
+            uuid.uuid5(uuid.NAMESPACE_URL, canonical_json(record))
         )
         try_number = pick("try_number")
         values = {

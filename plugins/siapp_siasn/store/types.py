@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+
+from siapp_siasn.utils import json_dumps, json_loads
 
 UTC = dt.UTC
 
@@ -62,29 +61,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    if hasattr(value, "model_dump"):  # pydantic models
-        return value.model_dump(mode="json")
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-
-def json_dumps(value: Any) -> str:
-    """Serialise to JSON text (dates as ISO 8601, Decimal as string)."""
-    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys) for hashing."""
-    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS | orjson.OPT_SORT_KEYS)
-
-
-def json_loads(value: str | bytes) -> Any:
-    """Parse JSON text."""
-    return orjson.loads(value)
+__all__ = [
+    "UTC",
+    "BigId",
+    "JSONType",
+    "RawJSON",
+    "UTCDateTime",
+    "json_dumps",
+    "json_loads",
+    "to_utc",
+    "utcnow",
+]

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, TokenAuth
-from siapp_siasn.hooks.config import SiappConfig
-from siapp_siasn.hooks.errors import ApiError, ChecksumMismatchError
-from siapp_siasn.hooks.http import ApiResponse, FilePart, ServiceClient
+from siapp_siasn.clients.auth import HeaderToken, OAuth2TokenSource, TokenAuth
+from siapp_siasn.clients.config import SiappConfig
+from siapp_siasn.clients.errors import ApiError, ChecksumMismatchError
+from siapp_siasn.clients.http import ApiResponse, FilePart, ServiceClient
 
 __all__ = ["SiappClient", "build_siapp_auth", "iso_utc"]
 

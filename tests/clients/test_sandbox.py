@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
-from siapp_siasn.hooks.errors import ApiError
-from siapp_siasn.hooks.siapp import SiappClient
-from siapp_siasn.hooks.siasn import DATA_ANAK, DATA_UTAMA, SiasnClient
+from siapp_siasn.clients.config import SiappConfig, SiasnConfig
+from siapp_siasn.clients.errors import ApiError
+from siapp_siasn.clients.siapp import SiappClient
+from siapp_siasn.clients.siasn import DATA_ANAK, DATA_UTAMA, SiasnClient
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date
 from typing import Any
 
-from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, StaticTokenSource, TokenAuth
-from siapp_siasn.hooks.config import SiasnConfig
-from siapp_siasn.hooks.errors import ApiError, ChecksumMismatchError
-from siapp_siasn.hooks.http import ApiResponse, FilePart, ServiceClient
+from siapp_siasn.clients.auth import HeaderToken, OAuth2TokenSource, StaticTokenSource, TokenAuth
+from siapp_siasn.clients.config import SiasnConfig
+from siapp_siasn.clients.errors import ApiError, ChecksumMismatchError
+from siapp_siasn.clients.http import ApiResponse, FilePart, ServiceClient
 
 __all__ = ["SiasnClient", "build_siasn_auth", "siasn_date"]
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from siapp_siasn.hooks.http import ApiClient
-from siapp_siasn.hooks.ratelimit import RateLimiter
-from tests.hooks._support import loopback, max_in_window
+from siapp_siasn.clients.http import ApiClient
+from siapp_siasn.clients.ratelimit import RateLimiter
+from tests.clients._support import loopback, max_in_window
 
 
 def fast_routes(app: web.Application, state: dict[str, Any]) -> None:

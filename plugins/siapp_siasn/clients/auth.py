@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from siapp_siasn.hooks.errors import ApiError
+from siapp_siasn.clients.errors import ApiError
 
 if TYPE_CHECKING:
-    from siapp_siasn.hooks.http import ApiClient
+    from siapp_siasn.clients.http import ApiClient
 
 __all__ = ["HeaderToken", "OAuth2TokenSource", "StaticTokenSource", "TokenAuth", "TokenSource"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from siapp_siasn.hooks.config import SiappConfig, SiasnConfig, base_url_from_connection
+from siapp_siasn.clients.config import SiappConfig, SiasnConfig, base_url_from_connection
 
 CONN = {
     "conn_type": "siasn",
@@ -49,7 +49,7 @@ class FakeConn:
 
 
 def test_connection_json_to_config_via_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.siasn import SiasnClient
     from siapp_siasn.hooks.siasn_hook import SiasnHook
 
     monkeypatch.setenv("AIRFLOW_CONN_SIASN_CFGTEST", json.dumps(CONN))
@@ -207,7 +207,7 @@ def test_hook_modules_are_cheap_to_import() -> None:
         "import sys, time; import airflow.sdk; t = time.perf_counter();"
         "import siapp_siasn.hooks.siasn_hook, siapp_siasn.hooks.siapp_hook;"
         "dt = time.perf_counter() - t;"
-        "heavy = [m for m in ('aiohttp', 'siapp_siasn.hooks.http', 'siapp_siasn.hooks.siasn',"
+        "heavy = [m for m in ('aiohttp', 'siapp_siasn.clients.http', 'siapp_siasn.clients.siasn',"
         " 'pydantic_settings') if m in sys.modules];"
         "print(dt, heavy)"
     )

@@ -3,12 +3,12 @@
 One :class:`ApiClient` = one ``aiohttp.ClientSession`` for a run, with
 
 - bounded concurrency (a semaphore; the connection pool is sized to match),
-- a shared client-side rate limiter (:class:`~siapp_siasn.hooks.ratelimit.RateLimiter`),
+- a shared client-side rate limiter (:class:`~siapp_siasn.clients.ratelimit.RateLimiter`),
 - retries with exponential backoff and full jitter (tenacity) on connection errors, timeouts,
   5xx, 429 and truncated or unparseable JSON bodies, honouring ``Retry-After`` (seconds or an
   HTTP date); 429s beyond a sporadic few also slow the shared limiter down to what the server
   accepts,
-- bearer tokens from a :class:`~siapp_siasn.hooks.auth.TokenAuth`, refreshed once on a 401,
+- bearer tokens from a :class:`~siapp_siasn.clients.auth.TokenAuth`, refreshed once on a 401,
 - counters for lineage (:meth:`ApiClient.metrics`).
 
 Callers pass an endpoint TEMPLATE plus path parameters
@@ -45,10 +45,10 @@ import aiohttp
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from siapp_siasn.hooks.auth import TokenAuth
-from siapp_siasn.hooks.errors import ApiError, redact
-from siapp_siasn.hooks.metrics import ClientMetrics
-from siapp_siasn.hooks.ratelimit import RateLimiter
+from siapp_siasn.clients.auth import TokenAuth
+from siapp_siasn.clients.errors import ApiError, redact
+from siapp_siasn.clients.metrics import ClientMetrics
+from siapp_siasn.clients.ratelimit import RateLimiter
 
 __all__ = [
     "ApiClient",

@@ -99,7 +99,7 @@ class ApiConfig(BaseModel):
         return urljoin(f"{parts.scheme}://{parts.netloc}", url)
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`~siapp_siasn.hooks.http.ApiClient`."""
+        """Keyword arguments for :class:`~siapp_siasn.clients.http.ApiClient`."""
         return {
             "verify": self.verify,
             "timeout": self.timeout,

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from siapp_siasn.hooks.config import SiappConfig, SiasnConfig
-from siapp_siasn.hooks.errors import ApiError
-from siapp_siasn.hooks.siapp import SiappClient
-from siapp_siasn.hooks.siasn import DATA_UTAMA, PKS_ASN, SiasnClient
-from tests.hooks._support import loopback
+from siapp_siasn.clients.config import SiappConfig, SiasnConfig
+from siapp_siasn.clients.errors import ApiError
+from siapp_siasn.clients.siapp import SiappClient
+from siapp_siasn.clients.siasn import DATA_UTAMA, PKS_ASN, SiasnClient
+from tests.clients._support import loopback
 
 
 def with_tokens(app: web.Application) -> None:
@@ -194,7 +194,7 @@ def test_siapp_checksum_mismatch_that_persists_raises() -> None:
 
     async def main() -> None:
         async with loopback(routes) as srv, siapp(srv.url) as c:
-            from siapp_siasn.hooks.errors import ChecksumMismatchError
+            from siapp_siasn.clients.errors import ChecksumMismatchError
 
             with pytest.raises(ChecksumMismatchError) as err:
                 await c.download_dokumen("d-1")

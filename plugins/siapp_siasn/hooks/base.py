@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
-    from siapp_siasn.hooks.config import ApiConfig
+    from siapp_siasn.clients.config import ApiConfig
 
 __all__ = ["ApiHookBase", "run_sync"]
 
@@ -102,7 +102,7 @@ class ApiHookBase(BaseHook, Generic[C]):
         """Token round trip against the configured endpoints (no personal data involved)."""
         from pydantic import ValidationError
 
-        from siapp_siasn.hooks.errors import ApiError
+        from siapp_siasn.clients.errors import ApiError
 
         try:
             result, _ = self.run(lambda client: client.check_tokens())  # type: ignore[attr-defined]

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from siapp_siasn.hooks.auth import HeaderToken, OAuth2TokenSource, TokenAuth
-from siapp_siasn.hooks.errors import ApiError, redact
-from siapp_siasn.hooks.http import ApiClient, bounded_map, parse_retry_after
-from siapp_siasn.hooks.metrics import LatencyHistogram
-from tests.hooks._support import loopback, raw_tcp, self_signed_cert
+from siapp_siasn.clients.auth import HeaderToken, OAuth2TokenSource, TokenAuth
+from siapp_siasn.clients.errors import ApiError, redact
+from siapp_siasn.clients.http import ApiClient, bounded_map, parse_retry_after
+from siapp_siasn.clients.metrics import LatencyHistogram
+from tests.clients._support import loopback, raw_tcp, self_signed_cert
 
 NIP = "197203151998031002"
 TEMPLATE = "/apisiasn/1.0/pns/data-utama/{nip}"
@@ -460,8 +460,8 @@ def test_token_endpoint_outage_is_retried_once_not_multiplied() -> None:
 def test_siasn_token_flows_and_header_policy() -> None:
     """Gateway: HTTP Basic + client_credentials → ``Authorization: Bearer``; SSO: password grant
     without secret → ``Auth: bearer``; /referensi_siasn carries the gateway token only."""
-    from siapp_siasn.hooks.config import SiasnConfig
-    from siapp_siasn.hooks.siasn import SiasnClient
+    from siapp_siasn.clients.config import SiasnConfig
+    from siapp_siasn.clients.siasn import SiasnClient
 
     def routes(app: web.Application, state: dict[str, Any]) -> None:
         state["forms"] = {}
@@ -523,7 +523,7 @@ def test_siasn_token_flows_and_header_policy() -> None:
 
 
 def test_tls_is_verified_by_default(tmp_path) -> None:
-    from siapp_siasn.hooks.config import SiappConfig
+    from siapp_siasn.clients.config import SiappConfig
 
     assert SiappConfig.model_fields["verify"].default is True
     cert, key = self_signed_cert(tmp_path)
