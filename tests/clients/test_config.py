@@ -1,12 +1,8 @@
-"""Connection → config, validation, UI metadata and the cost of importing the hook modules."""
+"""Connection settings: connection → config, defaults, UI-saved extras, validation errors."""
 
 from __future__ import annotations
 
-import json
 import logging
-import ssl
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 from siapp_siasn.clients.config import SiappConfig, SiasnConfig, base_url_from_connection
-
-CONN = {
-    "conn_type": "siasn",
-    "host": "https://apimws.bkn.example:8243",
-    "login": "client-id-1",
-    "password": "client-secret-XYZ",
-    "extra": {
-        "gateway_token_url": "https://apimws.bkn.example:8243/oauth2/token",
-        "sso_token_url": "https://sso.bkn.example/auth/realms/public-siasn/protocol/openid-connect/token",
-        "sso_username": "operator",
-        "sso_password": "sso-password-XYZ",
-        "verify": True,
-        "timeout": 30,
-        "concurrency": 32,
-        "rate_limit_rps": 500,
-        "max_retries": 8,
-    },
-}
 
 
 class FakeConn:
@@ -46,52 +24,6 @@ class FakeConn:
         self.login = kw.get("login")
         self.password = kw.get("password")
         self.extra_dejson = kw.get("extra", {})
-
-
-def test_connection_json_to_config_via_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siapp_siasn.clients.siasn import SiasnClient
-    from siapp_siasn.hooks.siasn_hook import SiasnHook
-
-    monkeypatch.setenv("AIRFLOW_CONN_SIASN_CFGTEST", json.dumps(CONN))
-    hook = SiasnHook(siasn_conn_id="siasn_cfgtest")
-    cfg = hook.get_config()
-    assert isinstance(cfg, SiasnConfig)
-    assert cfg.base_url == "https://apimws.bkn.example:8243"
-    assert (cfg.client_id, cfg.client_secret.get_secret_value()) == (
-        "client-id-1",
-        "client-secret-XYZ",
-    )
-    assert cfg.sso_mode == "password" and cfg.sso_username == "operator"
-    assert (
-        cfg.sso_password is not None and cfg.sso_password.get_secret_value() == "sso-password-XYZ"
-    )
-    assert (cfg.verify, cfg.timeout, cfg.concurrency, cfg.rate_limit_rps, cfg.max_retries) == (
-        True,
-        30.0,
-        32,
-        500.0,
-        8,
-    )
-    assert "client-secret-XYZ" not in repr(cfg) and "sso-password-XYZ" not in repr(cfg)
-    client = hook.get_client()
-    assert isinstance(client, SiasnClient)
-    api = client.api
-    assert api.concurrency == 32 and api.limiter.target == 500.0 and api.max_retries == 8
-    assert isinstance(api._ssl, ssl.SSLContext) and api._ssl.verify_mode == ssl.CERT_REQUIRED
-    # per-task overrides win over the connection
-    assert SiasnHook("siasn_cfgtest", concurrency=4).get_config().concurrency == 4
-
-
-def test_siapp_connection_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siapp_siasn.hooks.siapp_hook import SiappHook
-
-    conn = {"conn_type": "siapp", "host": "siapp.example", "login": "c", "password": "s"}
-    monkeypatch.setenv("AIRFLOW_CONN_SIAPP_CFGTEST", json.dumps(conn))
-    cfg = SiappHook(siapp_conn_id="siapp_cfgtest").get_config()
-    assert isinstance(cfg, SiappConfig)
-    assert cfg.base_url == "https://siapp.example"  # https unless told otherwise
-    assert cfg.verify is True
-    assert cfg.resolve(cfg.token_url) == "https://siapp.example/oauth/token"
 
 
 def test_defaults_and_url_resolution() -> None:
@@ -155,65 +87,3 @@ def test_missing_host_or_login_is_rejected() -> None:
         SiappConfig.from_connection(FakeConn(host=None, login="c", password="s"))
     with pytest.raises(ValidationError, match="client_id"):
         SiappConfig.from_connection(FakeConn(host="h", login=None, password="s"))
-
-
-def test_test_connection_reports_invalid_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siapp_siasn.hooks.siasn_hook import SiasnHook
-
-    conn = {**CONN, "extra": {"concurrency": 0}}
-    monkeypatch.setenv("AIRFLOW_CONN_SIASN_CFGBAD", json.dumps(conn))
-    ok, msg = SiasnHook("siasn_cfgbad").test_connection()
-    assert not ok and msg.startswith("invalid connection:") and "concurrency" in msg
-    assert "client-secret-XYZ" not in msg
-
-
-def test_provider_info_and_ui_metadata_are_valid() -> None:
-    import airflow
-    import jsonschema
-
-    from siapp_siasn.hooks.provider_info import conn_fields, get_provider_info
-    from siapp_siasn.hooks.siapp_hook import SiappHook
-    from siapp_siasn.hooks.siasn_hook import SiasnHook
-
-    root = Path(airflow.__file__).parent
-    info = get_provider_info()
-    jsonschema.validate(info, json.loads((root / "provider_info.schema.json").read_text()))
-    behaviour_schema = json.loads(
-        (root / "customized_form_field_behaviours.schema.json").read_text()
-    )
-    for hook, model in ((SiasnHook, SiasnConfig), (SiappHook, SiappConfig)):
-        jsonschema.validate(hook.get_ui_field_behaviour(), behaviour_schema)
-        fields = conn_fields(hook.conn_type)
-        extras = set(model.model_fields) - {"base_url", "client_id", "client_secret"}
-        assert set(fields) == extras  # every setting can be entered in the UI
-        entry = next(c for c in info["connection-types"] if c["connection-type"] == hook.conn_type)
-        assert entry["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
-        assert entry["hook-name"] == hook.hook_name
-    secret_fields = {n for n, f in conn_fields("siasn").items() if f["schema"].get("format")}
-    assert secret_fields == {"sso_password", "sso_token"}
-    # legacy wtforms widgets: built when the FAB UI packages exist, otherwise the ImportError
-    # that Airflow's ProvidersManager expects (and tolerates)
-    try:
-        import wtforms  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError):
-            SiasnHook.get_connection_form_widgets()
-    else:
-        assert set(SiasnHook.get_connection_form_widgets()) == set(conn_fields("siasn"))
-
-
-def test_hook_modules_are_cheap_to_import() -> None:
-    code = (
-        "import sys, time; import airflow.sdk; t = time.perf_counter();"
-        "import siapp_siasn.hooks.siasn_hook, siapp_siasn.hooks.siapp_hook;"
-        "dt = time.perf_counter() - t;"
-        "heavy = [m for m in ('aiohttp', 'siapp_siasn.clients.http', 'siapp_siasn.clients.siasn',"
-        " 'pydantic_settings') if m in sys.modules];"
-        "print(dt, heavy)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    ).stdout.split(maxsplit=1)
-    seconds, heavy = float(out[0]), out[1].strip()
-    assert heavy == "[]", heavy
-    assert seconds < 0.2, seconds

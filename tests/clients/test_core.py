@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import json
 import logging
@@ -430,6 +431,94 @@ def test_persistent_401_fails_after_one_refresh() -> None:
             assert len(srv.rec.paths("/api")) == 2
         assert err.value.status == 401
         assert "after a token refresh" in str(err.value)
+
+    asyncio.run(main())
+
+
+def test_token_refresh_does_not_wait_for_a_concurrency_slot() -> None:
+    """Every slot is held by a request the server answers only after a token was fetched:
+    the token call must get through without a slot (it once queued behind them)."""
+
+    def routes(app: web.Application, state: dict[str, Any]) -> None:
+        state.update(order=[], slow=0)
+        both_in, release = asyncio.Event(), asyncio.Event()
+        state["both_in"] = both_in
+
+        async def token(request: web.Request) -> web.Response:
+            state["order"].append("token")
+            release.set()
+            return web.json_response({"access_token": "T", "expires_in": 3600})
+
+        async def slow(request: web.Request) -> web.Response:
+            state["slow"] += 1
+            if state["slow"] == 2:
+                both_in.set()
+            # Bounded wait so that a regression fails on the order below instead of hanging.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), timeout=5)
+            state["order"].append("slow answered")
+            return ok_json()
+
+        async def api(request: web.Request) -> web.Response:
+            state["order"].append("api")
+            return ok_json()
+
+        app.router.add_post("/oauth/token", token)
+        app.router.add_get("/slow/{i}", slow)
+        app.router.add_get("/api/{i}", api)
+
+    async def main() -> None:
+        async with loopback(routes) as srv:
+            source = OAuth2TokenSource(
+                "t", f"{srv.url}/oauth/token", {"grant_type": "client_credentials"}
+            )
+            # /slow needs no token; /api needs one, fetched while both slots are taken
+            auth = TokenAuth([HeaderToken("Authorization", "Bearer", source)], {"/slow": []})
+            async with fast_client(srv.url, auth=auth, concurrency=2) as c:
+                held = [asyncio.create_task(c.get("/slow/{i}", i=i)) for i in range(2)]
+                await asyncio.wait_for(srv.state["both_in"].wait(), timeout=5)
+                assert await c.get("/api/{i}", i=1) == {"code": 1, "data": {"ok": True}}
+                await asyncio.gather(*held)
+                assert c.max_in_flight == 2  # the token call took no slot
+            order = srv.state["order"]
+        assert order == ["token", "slow answered", "slow answered", "api"], order
+
+    asyncio.run(main())
+
+
+def test_token_calls_bypass_the_rate_limiter() -> None:
+    """A token call neither waits behind requests queued in the limiter nor spends a slot of
+    the API's rate: token endpoints are not what the limit protects, and a refresh that waited
+    would stall every request needing the token."""
+
+    def routes(app: web.Application, state: dict[str, Any]) -> None:
+        async def token(request: web.Request) -> web.Response:
+            return web.json_response({"access_token": "T", "expires_in": 3600})
+
+        async def api(request: web.Request) -> web.Response:
+            return ok_json()
+
+        app.router.add_post("/oauth/token", token)
+        app.router.add_get("/{kind}/{i}", api)
+
+    async def main() -> None:
+        async with loopback(routes) as srv:
+            source = OAuth2TokenSource(
+                "t", f"{srv.url}/oauth/token", {"grant_type": "client_credentials"}
+            )
+            # /open needs no token; /api needs one
+            auth = TokenAuth([HeaderToken("Authorization", "Bearer", source)], {"/open": []})
+            async with fast_client(srv.url, auth=auth, concurrency=1, rate_limit_rps=1) as c:
+                await c.get("/open/{i}", i=0)
+                queued = asyncio.create_task(c.get("/open/{i}", i=1))
+                while c.limiter.acquired < 2:  # the second request now waits in the limiter
+                    await asyncio.sleep(0.005)
+                await c.get("/api/{i}", i=1)
+                await queued
+                m = c.metrics()
+            order = [h.path for h in srv.rec.hits]
+        assert order == ["/open/0", "/oauth/token", "/open/1", "/api/1"], order
+        assert m["limiter"]["acquired"] == 3  # the three API requests, not the token call
 
     asyncio.run(main())
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -349,53 +347,6 @@ def test_siapp_inbound_multipart_and_json(sandbox: Any) -> None:
         e for e in sandbox.received("inbound.pertek") if e["idempotency_key"] == "pertek:hooks-1"
     ]
     assert got and got[0]["payload"]["size"] == len(pdf)
-
-
-# ------------------------------------------------------------------------- Airflow hooks
-
-
-def test_hooks_from_connection_json_and_test_connection(
-    sandbox: Any, nips: list[str], monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
-    from siapp_siasn.hooks.siapp_hook import SiappHook
-    from siapp_siasn.hooks.siasn_hook import SiasnHook
-
-    siasn_conn = {
-        "conn_type": "siasn",
-        "host": sandbox.siasn_url,
-        "login": "siapp-hub",
-        "password": "sandbox-secret",
-        "extra": {"sso_username": "siapp", "sso_password": "sandbox-password", "verify": True},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SIASN_HOOKTEST", json.dumps(siasn_conn))
-    bad = {**siasn_conn, "password": "wrong-secret-value"}
-    monkeypatch.setenv("AIRFLOW_CONN_SIASN_HOOKTEST_BAD", json.dumps(bad))
-    siapp_conn = {
-        "conn_type": "siapp",
-        "host": sandbox.siapp_url,
-        "login": "siapp-hub",
-        "password": "sandbox-secret",
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SIAPP_HOOKTEST", json.dumps(siapp_conn))
-
-    with caplog.at_level(logging.DEBUG):
-        ok, msg = SiasnHook("siasn_hooktest").test_connection()
-        assert ok, msg
-        assert "gateway token ok" in msg and "sso token ok" in msg
-        ok, msg = SiasnHook("siasn_hooktest_bad").test_connection()
-        assert not ok and "401" in msg and "/oauth2/token" in msg
-        assert "wrong-secret-value" not in msg
-        ok, msg = SiappHook("siapp_hooktest").test_connection()
-        assert ok, msg
-
-        result, metrics = SiasnHook("siasn_hooktest", concurrency=4).run(
-            lambda c: c.get_data(DATA_UTAMA, nip=nips[0])
-        )
-    assert result["nipBaru"] == nips[0]
-    assert metrics["concurrency"]["limit"] == 4
-    assert metrics["endpoints"][f"GET {DATA_UTAMA}"]["requests"] == 1
-    for secret in ("sandbox-secret", "sandbox-password", "wrong-secret-value", nips[0]):
-        assert secret not in caplog.text
 
 
 # ------------------------------------------------------------------ a usulan's whole trip

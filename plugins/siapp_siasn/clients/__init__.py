@@ -1,4 +1,5 @@
-"""Async HTTP clients of SIASN (BKN) and SIAPP NV: plain Python, no Airflow.
+"""Async HTTP clients of SIASN (BKN) and SIAPP NV: plain Python, no Airflow, so they run and
+are tested outside a task, and the Airflow hooks stay a thin connection → client step.
 
 One transport core (:mod:`~siapp_siasn.clients.http`: session, bounded concurrency, rate limit,
 retries that honour Retry-After, tokens) under two API clients (:mod:`~siapp_siasn.clients.siasn`,

@@ -2,8 +2,9 @@
 
 A :class:`TokenSource` caches one bearer token and refreshes it before it expires (with a skew)
 or when a request was answered 401. Concurrent refreshes coalesce into one request
-(``asyncio.Lock`` plus a re-check inside it). Token values and secrets are never logged and
-never put into an exception.
+(``asyncio.Lock`` plus a re-check inside it), sent unbounded: it never waits for a concurrency
+slot or the rate limiter, so requests holding every slot cannot starve the refresh they need.
+Token values and secrets are never logged and never put into an exception.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ class OAuth2TokenSource(TokenSource):
                 form=self._form,
                 basic_auth=self._basic_auth,
                 authenticate=False,
+                # No concurrency slot, no rate limiter: see ``Request`` in clients.http.
+                bounded=False,
                 idempotent=True,
                 sensitive=secrets,
             )

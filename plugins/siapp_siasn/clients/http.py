@@ -1,8 +1,10 @@
-"""Async API client core shared by the SIASN and SIAPP NV clients (pure: no Airflow).
+"""Async HTTP transport shared by the SIASN and SIAPP NV clients (pure: no Airflow).
 
-One :class:`ApiClient` = one ``aiohttp.ClientSession`` for a run, with
+Both APIs need the same care, so it is written once. One :class:`ApiClient` (one
+``aiohttp.ClientSession`` for a run) gives
 
-- bounded concurrency (a semaphore; the connection pool is sized to match),
+- bounded concurrency (a semaphore; the connection pool is sized to match, plus two
+  connections for token calls, which take no slot),
 - a shared client-side rate limiter (:class:`~siapp_siasn.clients.ratelimit.RateLimiter`),
 - retries with exponential backoff and full jitter (tenacity) on connection errors, timeouts,
   5xx, 429 and truncated or unparseable JSON bodies, honouring ``Retry-After`` (seconds or an
@@ -11,15 +13,17 @@ One :class:`ApiClient` = one ``aiohttp.ClientSession`` for a run, with
 - bearer tokens from a :class:`~siapp_siasn.clients.auth.TokenAuth`, refreshed once on a 401,
 - counters for lineage (:meth:`ApiClient.metrics`).
 
+:meth:`ApiClient.request` builds one :class:`Request` and hands it to each attempt.
 Callers pass an endpoint TEMPLATE plus path parameters
 (``get("/apisiasn/1.0/pns/data-utama/{nip}", nip=nip)``); logs, errors and metrics only ever
-show the template.
+show the template. :class:`ServiceClient` is the base of the two API clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import logging
 import random
@@ -38,7 +42,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -54,6 +58,7 @@ __all__ = [
     "ApiClient",
     "ApiResponse",
     "FilePart",
+    "Request",
     "bounded_map",
     "build_ssl_context",
     "parse_retry_after",
@@ -69,6 +74,38 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _LOGGED_RETRIES = 50
+
+
+class _Failure(NamedTuple):
+    """What an exception of the HTTP stack means."""
+
+    types: tuple[type[Exception], ...]
+    kind: str  # the metrics' error counter
+    message: str  # may name the exception class ({name}) and the timeout ({timeout})
+    retryable: bool
+    sent: bool = True  # False: the request certainly never reached the server
+
+
+# The first match wins, so subclasses come before their bases (ClientSSLError is a
+# ClientConnectorError). A request that was never sent may be retried even if not idempotent.
+_TRANSPORT_FAILURES = (
+    _Failure(
+        (aiohttp.ClientSSLError,), "tls", "TLS handshake or certificate verification failed", False
+    ),
+    _Failure(
+        (aiohttp.ClientConnectorError,), "connection", "cannot connect ({name})", True, sent=False
+    ),
+    _Failure((TimeoutError,), "timeout", "timed out after {timeout:g} s", True),
+    _Failure((aiohttp.ClientPayloadError,), "truncated", "response body truncated", True),
+    _Failure((aiohttp.InvalidURL,), "invalid_url", "invalid URL", False),
+    _Failure(
+        (aiohttp.ClientConnectionError, aiohttp.ClientResponseError),
+        "connection",
+        "connection error ({name})",
+        True,
+    ),
+)
+_TRANSPORT_ERRORS = tuple(t for f in _TRANSPORT_FAILURES for t in f.types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +129,67 @@ class ApiResponse:
     is_json: bool = False
     elapsed_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Request:
+    """One logical request as :meth:`ApiClient.request` built it, handed to every attempt.
+
+    ``headers`` already hold the caller's headers, the JSON content type and HTTP Basic
+    credentials (bearer tokens are added per attempt: they may be refreshed in between).
+    ``url``, ``query``, the bodies and ``secrets`` are never logged; the repr shows the method
+    and the template only.
+
+    ``bounded=False`` marks a token call: it takes no concurrency slot and does not pass the
+    rate limiter. A refresh that queued behind requests holding every slot (each slow, or
+    waiting in the limiter) would stall every request that needs the token; token calls are
+    rare (one per source and token lifetime, coalesced by the source's lock) and go to token
+    endpoints, not to the API whose rate the limiter protects. They still use the session's
+    connection pool, which keeps two connections beyond ``concurrency`` for them (SIASN has
+    two token sources, each fetching at most once at a time).
+    """
+
+    method: str
+    template: str
+    url: str
+    query: Mapping[str, object] | None = None
+    json: Any = None
+    form: Mapping[str, str] | None = None
+    files: Mapping[str, FilePart] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authenticate: bool = True
+    bounded: bool = True
+    ok: frozenset[int] = frozenset({200, 201, 202, 204})
+    allow_404: bool = False
+    parse_json: bool = True
+    check: Callable[[ApiResponse], None] | None = None
+    idempotent: bool = False
+    timeout: float = 30.0
+    secrets: tuple[object, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.template})"
+
+
+def _body(req: Request) -> tuple[Any, int]:
+    """The body of one attempt and its size in bytes. Multipart bodies are single-use, so
+    every attempt builds its own."""
+    if req.files:
+        fd = aiohttp.FormData()
+        out_bytes = 0
+        for key, value in (req.form or {}).items():
+            fd.add_field(key, str(value))
+            out_bytes += len(str(value))
+        for key, part in req.files.items():
+            fd.add_field(key, part.content, filename=part.filename, content_type=part.content_type)
+            out_bytes += len(part.content)
+        return fd, out_bytes
+    if req.form is not None:
+        return dict(req.form), 0
+    if req.json is not None:
+        data = orjson.dumps(req.json)
+        return data, len(data)
+    return None, 0
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -205,7 +303,7 @@ class ApiClient:
     :param verify: TLS verification: ``True`` (default), ``False``, or a CA bundle path.
     :param timeout: seconds per attempt (connect + send + read of the whole body).
     :param concurrency: requests in flight at most; the connection pool gets the same size
-        (+2 for token calls).
+        (+2 for token calls, which do not count against it: see :class:`Request`).
     :param rate_limit_rps: client-side ceiling in requests per second (``None``: none, but 429s
         still slow the client down).
     :param max_retries: retries after the first attempt (so ``max_retries + 1`` attempts).
@@ -340,6 +438,7 @@ class ApiClient:
         url: str | None = None,
         basic_auth: tuple[str, str] | None = None,
         authenticate: bool = True,
+        bounded: bool = True,
         ok: Collection[int] = (200, 201, 202, 204),
         allow_404: bool = False,
         parse_json: bool = True,
@@ -356,6 +455,10 @@ class ApiClient:
         :param json, form, files: body: JSON, form-urlencoded, or multipart (``files`` plus
             ``form`` fields). Rebuilt for every attempt.
         :param url: absolute URL overriding ``base_url + template`` (token endpoints).
+        :param basic_auth: ``(user, password)`` sent as HTTP Basic (token endpoints).
+        :param authenticate: send the bearer tokens that :attr:`auth` names for ``template``.
+        :param bounded: take a concurrency slot and pass the rate limiter. ``False`` is for
+            token calls only (see :class:`Request`).
         :param ok: statuses that are success.
         :param allow_404: return 404 responses instead of raising (the caller decides).
         :param parse_json: parse the body as JSON (unparseable success bodies are retried as
@@ -367,24 +470,59 @@ class ApiClient:
         :param sensitive: extra values to mask in error text (path values are always masked).
         """
         method = method.upper()
-        target = url or self.url_for(template, path)
         hdrs = dict(headers or {})
+        if json is not None and not files and form is None:
+            hdrs.setdefault("Content-Type", "application/json")
+        if basic_auth:
+            pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
+            hdrs["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS or any(
                 k.lower() == "idempotency-key" for k in hdrs
             )
-        secrets = [
-            *(path or {}).values(),
-            *(v for v in (query or {}).values() if isinstance(v, str)),
-            *sensitive,
-        ]
-        ok_set = frozenset(ok)
+        req = Request(
+            method,
+            template,
+            url or self.url_for(template, path),
+            query=query,
+            json=json,
+            form=form,
+            files=files,
+            headers=hdrs,
+            authenticate=authenticate,
+            bounded=bounded,
+            ok=frozenset(ok),
+            allow_404=allow_404,
+            parse_json=parse_json,
+            check=check,
+            idempotent=idempotent,
+            timeout=timeout or self.timeout,
+            secrets=(
+                *(path or {}).values(),
+                *(v for v in (query or {}).values() if isinstance(v, str)),
+                *sensitive,
+            ),
+        )
         self.stats.calls += 1
+        attempts = 0
+        try:
+            async for attempt in self._retrying(req):
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return await self._attempt(req)
+        except ApiError as exc:
+            exc.attempts = max(attempts, 1)
+            self.stats.failures += 1
+            raise exc from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retrying(self, req: Request) -> AsyncRetrying:
+        """The retry policy of one request: retryable errors, and only when resending is safe."""
 
         def may_retry(exc: BaseException) -> bool:
             if not isinstance(exc, ApiError) or not exc.retryable:
                 return False
-            return idempotent or not exc.sent or exc.status == 429
+            return req.idempotent or not exc.sent or exc.status == 429
 
         def before_sleep(rs: RetryCallState) -> None:
             exc = rs.outcome.exception() if rs.outcome else None
@@ -401,8 +539,8 @@ class ApiClient:
                 level,
                 "%s: %s %s → %s (%s); retry %d/%d in %.2f s",
                 self.name,
-                method,
-                template,
+                req.method,
+                req.template,
                 status if status is not None else "no response",
                 reason,
                 rs.attempt_number,
@@ -410,83 +548,26 @@ class ApiClient:
                 wait,
             )
 
-        retrying = AsyncRetrying(
+        return AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
             retry=retry_if_exception(may_retry),
             before_sleep=before_sleep,
             reraise=True,
         )
-        attempts = 0
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    return await self._attempt(
-                        method,
-                        template,
-                        target,
-                        query=query,
-                        json=json,
-                        form=form,
-                        files=files,
-                        headers=hdrs,
-                        basic_auth=basic_auth,
-                        authenticate=authenticate,
-                        ok=ok_set,
-                        allow_404=allow_404,
-                        parse_json=parse_json,
-                        check=check,
-                        timeout=timeout or self.timeout,
-                        secrets=secrets,
-                    )
-        except ApiError as exc:
-            exc.attempts = max(attempts, 1)
-            self.stats.failures += 1
-            raise exc from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(
-        self,
-        method: str,
-        template: str,
-        target: str,
-        *,
-        query: Mapping[str, object] | None,
-        json: Any,
-        form: Mapping[str, str] | None,
-        files: Mapping[str, FilePart] | None,
-        headers: dict[str, str],
-        basic_auth: tuple[str, str] | None,
-        authenticate: bool,
-        ok: frozenset[int],
-        allow_404: bool,
-        parse_json: bool,
-        check: Callable[[ApiResponse], None] | None,
-        timeout: float,
-        secrets: list[object],
-    ) -> ApiResponse:
+    async def _attempt(self, req: Request) -> ApiResponse:
         """One attempt (plus one more after a 401 that a token refresh may cure)."""
         refreshed = False
         while True:
             used: list[Any] = []
-            req_headers = dict(headers)
-            if authenticate and self.auth is not None:
-                # Tokens first, outside the semaphore: a refresh never waits for a slot.
-                auth_headers, used = await self.auth.headers(self, template)
-                req_headers.update(auth_headers)
-            resp = await self._send(
-                method,
-                template,
-                target,
-                query=query,
-                json=json,
-                form=form,
-                files=files,
-                headers=req_headers,
-                basic_auth=basic_auth,
-                timeout=timeout,
-            )
+            headers = req.headers
+            if req.authenticate and self.auth is not None:
+                # Tokens before the request's slot: a token call itself is unbounded (it
+                # takes no slot), so a refresh never waits behind requests holding slots.
+                auth_headers, used = await self.auth.headers(self, req.template)
+                headers = {**headers, **auth_headers}
+            resp = await self._send(req, headers)
             if (
                 resp.status == 401
                 and used
@@ -495,155 +576,100 @@ class ApiClient:
                 and self.auth.invalidate(used)
             ):
                 refreshed = True
-                log.info("%s: %s %s → 401; refreshing tokens", self.name, method, template)
+                log.info("%s: %s %s → 401; refreshing tokens", self.name, req.method, req.template)
                 continue
-            break
-        return self._judge(
-            method, template, resp, ok, allow_404, parse_json, check, secrets, refreshed
-        )
+            return self._judge(req, resp, refreshed)
 
-    async def _send(
-        self,
-        method: str,
-        template: str,
-        target: str,
-        *,
-        query: Mapping[str, object] | None,
-        json: Any,
-        form: Mapping[str, str] | None,
-        files: Mapping[str, FilePart] | None,
-        headers: dict[str, str],
-        basic_auth: tuple[str, str] | None,
-        timeout: float,
-    ) -> ApiResponse:
-        if self._session is None or self._session.closed:
-            await self.open()
-        assert self._session is not None and self._sem is not None
-        data: Any = None
-        out_bytes = 0
-        if files:
-            fd = aiohttp.FormData()
-            for key, value in (form or {}).items():
-                fd.add_field(key, str(value))
-                out_bytes += len(str(value))
-            for key, part in files.items():
-                fd.add_field(
-                    key, part.content, filename=part.filename, content_type=part.content_type
-                )
-                out_bytes += len(part.content)
-            data = fd
-        elif form is not None:
-            data = dict(form)
-        elif json is not None:
-            data = orjson.dumps(json)
-            headers.setdefault("Content-Type", "application/json")
-            out_bytes = len(data)
-        params = None
-        if query:
-            params = {k: str(v) for k, v in query.items() if v is not None}
-        if basic_auth:
-            pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        client_timeout = aiohttp.ClientTimeout(total=timeout)
-
+    @contextlib.asynccontextmanager
+    async def _slot(self, bounded: bool) -> AsyncIterator[None]:
+        """A concurrency slot, then a rate-limiter slot; nothing for an unbounded call."""
+        if not bounded:
+            yield
+            return
+        assert self._sem is not None
         async with self._sem:
             await self.limiter.acquire()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+    async def _send(self, req: Request, headers: Mapping[str, str]) -> ApiResponse:
+        """One HTTP exchange, body read in full; transport failures become :class:`ApiError`."""
+        if self._session is None or self._session.closed:
+            await self.open()
+        assert self._session is not None
+        data, out_bytes = _body(req)
+        params = None
+        if req.query:
+            params = {k: str(v) for k, v in req.query.items() if v is not None}
+        async with self._slot(req.bounded):
             t0 = time.perf_counter()
             try:
                 async with self._session.request(
-                    method,
-                    target,
+                    req.method,
+                    req.url,
                     params=params,
                     data=data,
                     headers=headers,
-                    timeout=client_timeout,
+                    timeout=aiohttp.ClientTimeout(total=req.timeout),
                     proxy=self.proxy,
                     allow_redirects=False,
                 ) as r:
                     body = await r.read()
                     status = r.status
                     resp_headers = r.headers
-            except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError):
-                self.stats.record_error(method, template, "tls")
-                raise ApiError(
-                    None, template, "TLS handshake or certificate verification failed"
-                ) from None
-            except aiohttp.ClientConnectorError as exc:
-                self.stats.record_error(method, template, "connection")
-                raise ApiError(
-                    None,
-                    template,
-                    f"cannot connect ({type(exc).__name__})",
-                    retryable=True,
-                    sent=False,
-                ) from None
-            except TimeoutError:
-                self.stats.record_error(method, template, "timeout")
-                raise ApiError(
-                    None, template, f"timed out after {timeout:g} s", retryable=True
-                ) from None
-            except aiohttp.ClientPayloadError:
-                self.stats.record_error(method, template, "truncated")
-                raise ApiError(None, template, "response body truncated", retryable=True) from None
-            except aiohttp.InvalidURL:
-                self.stats.record_error(method, template, "invalid_url")
-                raise ApiError(None, template, "invalid URL") from None
-            except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:
-                self.stats.record_error(method, template, "connection")
-                raise ApiError(
-                    None, template, f"connection error ({type(exc).__name__})", retryable=True
-                ) from None
-            finally:
-                self.in_flight -= 1
+            except _TRANSPORT_ERRORS as exc:
+                raise self._transport_error(req, exc) from None
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        if status != 429:
+        if req.bounded and status != 429:
             self.limiter.record_accepted()
-        self.stats.record_response(method, template, status, elapsed_ms, len(body))
+        self.stats.record_response(req.method, req.template, status, elapsed_ms, len(body))
         self.stats.bytes_out += out_bytes
-        return ApiResponse(status, resp_headers, body, template, elapsed_ms=elapsed_ms)
+        return ApiResponse(status, resp_headers, body, req.template, elapsed_ms=elapsed_ms)
 
-    def _judge(
-        self,
-        method: str,
-        template: str,
-        resp: ApiResponse,
-        ok: frozenset[int],
-        allow_404: bool,
-        parse_json: bool,
-        check: Callable[[ApiResponse], None] | None,
-        secrets: list[object],
-        refreshed: bool,
-    ) -> ApiResponse:
+    def _transport_error(self, req: Request, exc: BaseException) -> ApiError:
+        """The :class:`ApiError` for an exception of the HTTP stack (counted in the metrics)."""
+        failure = next(f for f in _TRANSPORT_FAILURES if isinstance(exc, f.types))
+        self.stats.record_error(req.method, req.template, failure.kind)
+        text = failure.message.format(name=type(exc).__name__, timeout=req.timeout)
+        return ApiError(None, req.template, text, retryable=failure.retryable, sent=failure.sent)
+
+    def _judge(self, req: Request, resp: ApiResponse, refreshed: bool) -> ApiResponse:
+        """Return a successful response or raise the :class:`ApiError` its status means."""
         status = resp.status
+        template = req.template
         content_type = resp.headers.get("Content-Type", "")
-        success = status in ok or (allow_404 and status == 404)
-        if resp.body and (parse_json or not success):
+        success = status in req.ok or (req.allow_404 and status == 404)
+        if resp.body and (req.parse_json or not success):
             try:
                 resp.data = orjson.loads(resp.body)
                 resp.is_json = True
             except orjson.JSONDecodeError:
-                if success and parse_json and (status in ok or "json" in content_type):
+                if success and req.parse_json and (status in req.ok or "json" in content_type):
                     self.stats.errors["unparseable"] += 1
                     raise ApiError(
                         status, template, "unparseable JSON body (truncated?)", retryable=True
                     ) from None
-        elif success and parse_json and status in ok and status != 204 and not resp.body:
+        elif success and req.parse_json and status in req.ok and status != 204 and not resp.body:
             self.stats.errors["unparseable"] += 1
             raise ApiError(status, template, "empty body where JSON was expected", retryable=True)
         if success:
-            if check is not None:
-                check(resp)
+            if req.check is not None:
+                req.check(resp)
             return resp
 
-        text = redact(_error_text(resp.data, resp.body), secrets)
+        text = redact(_error_text(resp.data, resp.body), req.secrets)
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        if status == 429 and self.limiter.penalize(retry_after):
+        # Only bounded requests feed the limiter: a token endpoint's 429 says nothing about
+        # the API's rate.
+        if status == 429 and req.bounded and self.limiter.penalize(retry_after):
             log.warning(
                 "%s: 429 on %s %s; client rate lowered to %s rps",
                 self.name,
-                method,
+                req.method,
                 template,
                 round(self.limiter.current_rate() or 0.0, 1),
             )
@@ -735,6 +761,29 @@ class ServiceClient:
     def metrics(self) -> dict[str, Any]:
         """Counters for lineage (templates and numbers only)."""
         return self.api.metrics()
+
+    async def _download(
+        self,
+        template: str,
+        *,
+        check: Callable[[ApiResponse], None],
+        path: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        allow_404: bool = False,
+    ) -> ApiResponse:
+        """GET a document: the raw body (no JSON), the download timeout, and ``check`` run on
+        every answer (a retryable :class:`ApiError` from it retries the download)."""
+        return await self.api.request(
+            "GET",
+            template,
+            path=path,
+            query=query,
+            parse_json=False,
+            allow_404=allow_404,
+            check=check,
+            timeout=self.download_timeout,
+            headers={"Accept": "application/pdf, application/octet-stream, */*"},
+        )
 
     async def check_tokens(self) -> dict[str, str]:
         """Fetch the tokens now (connection test)."""

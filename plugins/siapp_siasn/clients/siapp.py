@@ -135,15 +135,7 @@ class SiappClient(ServiceClient):
             ):
                 raise ChecksumMismatchError(resp.status, DOKUMEN, "sha256 mismatch", retryable=True)
 
-        resp = await self.api.request(
-            "GET",
-            DOKUMEN,
-            path={"id": dokumen_id},
-            parse_json=False,
-            check=check,
-            timeout=self.download_timeout,
-            headers={"Accept": "application/pdf, application/octet-stream, */*"},
-        )
+        resp = await self._download(DOKUMEN, path={"id": dokumen_id}, check=check)
         return resp.body, resp.headers.get("X-Checksum-SHA256")
 
     async def post_inbound(

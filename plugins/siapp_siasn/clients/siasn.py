@@ -91,6 +91,11 @@ def build_siasn_auth(
     )
 
 
+def _since(updated_since: date | None) -> dict[str, object]:
+    """The ``updatedSince`` filter of a PKS list (none: the full sweep)."""
+    return {} if updated_since is None else {"updatedSince": siasn_date(updated_since)}
+
+
 def _envelope_code(body: Any) -> str | None:
     if isinstance(body, dict) and "code" in body:
         return str(body["code"])
@@ -289,51 +294,51 @@ class SiasnClient(ServiceClient):
             missing_first_page_is_error=True,
         )
 
+    def _iter_pks(
+        self,
+        template: str,
+        query: dict[str, object],
+        page_size: int,
+        key_of: Callable[[Any], Any],
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Rows of a PKS list endpoint (``{"code": 1, "data": {"list": [...], "total": n}}``)."""
+        return self._iter_offset(
+            template,
+            path=None,
+            query=query,
+            page_size=page_size,
+            rows_of=self._pks_rows,
+            key_of=key_of,
+            enveloped=True,
+        )
+
     def iter_asn(
         self, updated_since: date | None = None, page_size: int = 1000
     ) -> AsyncIterator[dict[str, Any]]:
         """PKS enumeration of ASN ≥ IV/b: ``{nipBaru, golRuangAkhirId, kedudukanPnsId,
         updated}`` rows, each NIP once. ``updated_since=None`` is the full sweep."""
-        query: dict[str, object] = {}
-        if updated_since is not None:
-            query["updatedSince"] = siasn_date(updated_since)
-        return self._iter_offset(
-            PKS_ASN,
-            path=None,
-            query=query,
-            page_size=page_size,
-            rows_of=self._pks_rows,
-            key_of=lambda r: r["nipBaru"],
-            enveloped=True,
+        return self._iter_pks(
+            PKS_ASN, _since(updated_since), page_size, key_of=lambda r: r["nipBaru"]
         )
 
     def iter_status_usulan(
         self, updated_since: date | None = None, page_size: int = 500
     ) -> AsyncIterator[dict[str, Any]]:
         """BKN verification status, pertek and ralat pertek of SIAPP usulan."""
-        query: dict[str, object] = {}
-        if updated_since is not None:
-            query["updatedSince"] = siasn_date(updated_since)
-        return self._iter_offset(
+        return self._iter_pks(
             PKS_STATUS_USULAN,
-            path=None,
-            query=query,
-            page_size=page_size,
-            rows_of=self._pks_rows,
+            _since(updated_since),
+            page_size,
             key_of=lambda r: (r.get("id"), r.get("statusUsulan"), r.get("updated")),
-            enveloped=True,
         )
 
     def iter_dokumen(self, id_usulan: str, page_size: int = 500) -> AsyncIterator[dict[str, Any]]:
         """Documents SIASN holds for one SIAPP usulan (``dok_id, dok_uri, sha256, size``...)."""
-        return self._iter_offset(
+        return self._iter_pks(
             PKS_DOKUMEN,
-            path=None,
-            query={"idUsulan": id_usulan},
-            page_size=page_size,
-            rows_of=self._pks_rows,
+            {"idUsulan": id_usulan},
+            page_size,
             key_of=lambda r: r.get("dok_id") or repr(r),
-            enveloped=True,
         )
 
     # -- documents ---------------------------------------------------------------------
@@ -373,15 +378,8 @@ class SiasnClient(ServiceClient):
                         resp.status, DOWNLOAD_DOK, "sha256 mismatch", retryable=True
                     )
 
-        resp = await self.api.request(
-            "GET",
-            DOWNLOAD_DOK,
-            query={"filePath": file_path},
-            parse_json=False,
-            allow_404=True,
-            check=check,
-            timeout=self.download_timeout,
-            headers={"Accept": "application/pdf, application/octet-stream, */*"},
+        resp = await self._download(
+            DOWNLOAD_DOK, query={"filePath": file_path}, allow_404=True, check=check
         )
         if resp.status == 404:
             raise ApiError(404, DOWNLOAD_DOK, "document not found")

@@ -1,17 +1,19 @@
-"""Shared Airflow hook machinery for the SIASN and SIAPP NV hooks (thin over the pure clients).
+"""The one Airflow hook behind both API connection types (``siasn``, ``siapp``).
 
-The hooks only read the connection, validate it into a config model and build the async
-client; everything else lives in pure modules importable without Airflow. Subclassing
-providers-http's ``HttpHook`` was considered and rejected: its session is synchronous
-(``requests``), it sends every unknown extra as an HTTP header (our extras hold the SSO
-password), defaults the scheme to ``http`` and would add HTTP Basic auth to every call.
+A connection is read, validated into the API's pydantic config model and turned into the pure
+async client of :mod:`siapp_siasn.clients`; nothing else happens here, so everything but the
+connection lookup stays testable without Airflow. A subclass only names its connection and its
+config and client classes. Subclassing providers-http's ``HttpHook`` was considered and
+rejected: its session is synchronous (``requests``), it sends every unknown extra as an HTTP
+header (our extras hold the SSO password), defaults the scheme to ``http`` and would add HTTP
+Basic auth to every call.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import concurrent.futures
+import pkgutil
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -19,10 +21,12 @@ from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
     from siapp_siasn.clients.config import ApiConfig
+    from siapp_siasn.clients.http import ServiceClient
 
 __all__ = ["ApiHookBase", "run_sync"]
 
-C = TypeVar("C")
+ClientT = TypeVar("ClientT", bound="ServiceClient")
+ConfigT = TypeVar("ConfigT", bound="ApiConfig")
 R = TypeVar("R")
 
 
@@ -50,51 +54,58 @@ def _mask(token: str) -> None:
         pass
 
 
-class ApiHookBase(BaseHook, Generic[C]):
-    """Connection → validated config → pure async client."""
+class ApiHookBase(BaseHook, Generic[ClientT, ConfigT]):
+    """Connection → validated config → pure async client.
 
-    conn_attr: ClassVar[str]
+    ``Hook(conn_id, **overrides)`` or ``Hook(<conn_name_attr>=conn_id, **overrides)`` (the
+    form Airflow uses); ``overrides`` are config fields that win over the connection (e.g.
+    ``concurrency=8``).
 
-    def __init__(self, conn_id: str, **overrides: Any) -> None:
+    Subclasses set the class attributes below. The config and client classes are named by
+    import path (``"module:Class"``) and imported on first use: the DAG processor imports the
+    hooks, and the clients pull in aiohttp.
+    """
+
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    #: import path of the pydantic config model (an :class:`ApiConfig`)
+    config_class: ClassVar[str]
+    #: import path of the client (a :class:`ServiceClient` with ``from_config``)
+    client_class: ClassVar[str]
+
+    def __init__(self, conn_id: str | None = None, /, **overrides: Any) -> None:
         super().__init__()
-        setattr(self, self.conn_attr, conn_id)
-        self.conn_id = conn_id
+        named = overrides.pop(self.conn_name_attr, None)
+        self.conn_id: str = conn_id or named or self.default_conn_name
+        setattr(self, self.conn_name_attr, self.conn_id)
         self.overrides = overrides
-        self._config: Any = None
+        self._config: ConfigT | None = None
 
-    # subclasses set these
-    @classmethod
-    @abc.abstractmethod
-    def _config_class(cls) -> type[ApiConfig]:
-        """The pydantic settings model of the connection."""
-
-    @abc.abstractmethod
-    def _client_from_config(self, config: Any) -> C:
-        """The pure async client for validated settings."""
-
-    def get_config(self) -> Any:
+    def get_config(self) -> ConfigT:
         """The connection validated into the config model (cached per hook)."""
         if self._config is None:
+            model = pkgutil.resolve_name(self.config_class)
             conn = self.get_connection(self.conn_id)
-            self._config = self._config_class().from_connection(conn, **self.overrides)
+            self._config = model.from_connection(conn, **self.overrides)
         return self._config
 
-    def get_client(self) -> C:
+    def get_client(self) -> ClientT:
         """A new pure async client (one HTTP session): ``async with hook.get_client() as c``."""
-        return self._client_from_config(self.get_config())
+        client = pkgutil.resolve_name(self.client_class)
+        return client.from_config(self.get_config(), on_token=_mask)
 
-    def get_conn(self) -> C:
+    def get_conn(self) -> ClientT:
         """Same as :meth:`get_client` (Airflow's conventional name)."""
         return self.get_client()
 
-    def run(self, fn: Callable[[C], Awaitable[R]]) -> tuple[R, dict[str, Any]]:
+    def run(self, fn: Callable[[ClientT], Awaitable[R]]) -> tuple[R, dict[str, Any]]:
         """Open a client, await ``fn(client)``, close; return ``(result, metrics)``."""
 
         async def main() -> tuple[R, dict[str, Any]]:
-            client: Any = self.get_client()
-            async with client:
-                result = await fn(client)
-                return result, client.metrics()
+            async with self.get_client() as client:
+                return await fn(client), client.metrics()
 
         return run_sync(main)
 
@@ -105,7 +116,7 @@ class ApiHookBase(BaseHook, Generic[C]):
         from siapp_siasn.clients.errors import ApiError
 
         try:
-            result, _ = self.run(lambda client: client.check_tokens())  # type: ignore[attr-defined]
+            result, _ = self.run(lambda client: client.check_tokens())
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
@@ -117,8 +128,20 @@ class ApiHookBase(BaseHook, Generic[C]):
         tokens = ", ".join(f"{name} token {state}" for name, state in result.items())
         return True, f"Connection successfully tested ({tokens})"
 
-    @staticmethod
-    def _form_widgets(conn_type: str) -> dict[str, Any]:
+    # The connection form. Airflow 3.2+ takes it from the provider info (``conn-fields``,
+    # ``ui-field-behaviour`` in provider_info.py); these legacy methods serve older UIs and
+    # tools, from the same source.
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden and relabelled fields of the connection form."""
+        from siapp_siasn.hooks.provider_info import ui_field_behaviour
+
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form (needs the FAB UI packages)."""
         from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import IntegerField, PasswordField, StringField
@@ -126,7 +149,7 @@ class ApiHookBase(BaseHook, Generic[C]):
         from siapp_siasn.hooks.provider_info import conn_fields
 
         widgets: dict[str, Any] = {}
-        for name, spec in conn_fields(conn_type).items():
+        for name, spec in conn_fields(cls.conn_type).items():
             schema = spec["schema"]
             label = lazy_gettext(spec["label"])
             kwargs = {"description": spec.get("description", "")}

@@ -1,9 +1,10 @@
-"""Connection form metadata for the ``siasn`` and ``siapp`` connection types.
+"""Provider metadata: the ``siasn`` and ``siapp`` connection types and their connection form.
 
-One source of truth (the pydantic config models) feeds both the Airflow 3.2+ declarative form
-(``conn-fields`` / ``ui-field-behaviour`` in :func:`get_provider_info`, used when the package is
-registered as a provider through the ``apache_airflow_provider`` entry point) and the legacy
-hook methods ``get_connection_form_widgets`` / ``get_ui_field_behaviour``.
+Airflow reads :func:`get_provider_info` through the ``apache_airflow_provider`` entry point
+(that is how it finds the hooks). The form's fields derive from the pydantic config models, the
+one source of truth for the Airflow 3.2+ declarative form (``conn-fields`` /
+``ui-field-behaviour``) and for the legacy hook methods ``get_connection_form_widgets`` /
+``get_ui_field_behaviour``. Importing this module imports neither Airflow nor the clients.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def get_provider_info() -> dict[str, Any]:
         ("siasn", "siapp_siasn.hooks.siasn_hook.SiasnHook", "SIASN (BKN)"),
         ("siapp", "siapp_siasn.hooks.siapp_hook.SiappHook", "SIAPP NV (Kemensetneg)"),
     ):
-        b = _BEHAVIOUR[conn_type]
+        behaviour = ui_field_behaviour(conn_type)
         conn_types.append(
             {
                 "connection-type": conn_type,
@@ -123,9 +124,9 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": name,
                 "conn-fields": conn_fields(conn_type),
                 "ui-field-behaviour": {
-                    "hidden-fields": list(b["hidden_fields"]),
-                    "relabeling": dict(b["relabeling"]),
-                    "placeholders": dict(b["placeholders"]),
+                    "hidden-fields": behaviour["hidden_fields"],
+                    "relabeling": behaviour["relabeling"],
+                    "placeholders": behaviour["placeholders"],
                 },
             }
         )
