@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test bootstrap sync postgres schemas lint format bench clean
+.PHONY: demo test bootstrap sync postgres schemas lint format bench wheel clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -15,6 +15,7 @@ $(UV):
 
 bootstrap: $(UV)
 
+## The development install: the runtime package (editable) + the sandbox workspace member + dev tools.
 sync: bootstrap
 	$(UV) sync --frozen
 
@@ -47,5 +48,12 @@ bench: bootstrap postgres
 	$(UV) sync --frozen --group bench
 	$(RUN) --group bench siapp-siasn bench $(BENCH_ARGS)
 
+## What an Airflow deployment installs: the runtime wheel (siapp_siasn only) and the versions of
+## its dependencies pinned by uv.lock, as pip constraints:
+##   pip install dist/siapp_siasn-*.whl -c dist/constraints.txt
+wheel: bootstrap
+	$(UV) build --wheel --out-dir dist
+	$(UV) export --frozen --no-dev --no-emit-workspace --no-hashes --output-file dist/constraints.txt
+
 clean:
-	rm -rf .demo .pytest_cache .ruff_cache
+	rm -rf .demo .pytest_cache .ruff_cache dist

@@ -1,14 +1,14 @@
 """`siapp-siasn bench`: the hub against its peers (dlt, a naive HttpHook loop, itself under
 Airflow), side by side on one sandbox, in one run; plus DAG parse time and PostgreSQL upsert.
 
-A development tool: it needs the repository checkout (bench/, tests/fixtures/) and the `bench`
-dependency group (`uv sync --group bench`, or `make bench`). Mounted in cli.py with
-`app.add_typer(bench_app, name="bench")`; also runnable as `python -m siapp_siasn.bench_cli`.
+A development tool, not part of the runtime package: it needs the repository checkout (bench/,
+tests/fixtures/, dags/), whose root a development install (`uv sync`) puts on sys.path, and the
+`bench` dependency group (`uv sync --group bench`, or `make bench`). `siapp-siasn bench` loads it
+on invocation; also runnable as `python -m bench.cli`.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -24,19 +24,12 @@ _PEERS = "ours,airflow,dlt,naive"
 
 
 def _import_suite() -> ModuleType:
-    from siapp_siasn.airflow_env import PROJECT_ROOT
-
-    if not (PROJECT_ROOT / "bench" / "suite.py").exists():
-        raise typer.BadParameter(
-            f"bench/ not found under {PROJECT_ROOT}: run from a checkout of the repository"
-        )
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
+    # Imported on invocation, not at import time: `siapp-siasn bench --help` needs typer only.
     try:
         from bench import suite
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise typer.BadParameter(
-            f"{exc}; install the bench group first: `uv sync --group bench`"
+            f"{exc}; install the bench group first: `uv sync --group bench` (or `make bench`)"
         ) from exc
     return suite
 

@@ -1,7 +1,7 @@
 """The peer benchmark: our pull, the DAG under Airflow, dlt and a naive HttpHook loop, side by
 side against ONE sandbox (same seed, world, latency and server rate limit), in one run.
 
-Run by `siapp-siasn bench` (options in `plugins/siapp_siasn/bench_cli.py`) or `make bench`.
+Run by `siapp-siasn bench` (options in `bench/cli.py`) or `make bench`.
 Order of a run:
 
 1. machine facts, versions and load average; a PostgreSQL server (durable settings) when a
@@ -999,11 +999,11 @@ def _print_peer(row: dict[str, Any]) -> None:
 
 def command_line(argv: list[str] | None = None) -> str:
     argv = list(sys.argv if argv is None else argv)
-    name = Path(argv[0]).name if argv else ""
-    if name in ("siapp-siasn", "cli.py"):
+    path = Path(argv[0]) if argv else Path()
+    if path.name == "siapp-siasn":
         argv[0] = "siapp-siasn"
-    elif name == "bench_cli.py":
-        argv[0:1] = ["python", "-m", "siapp_siasn.bench_cli"]
+    elif path.parts[-2:] == ("bench", "cli.py"):
+        argv[0:1] = ["python", "-m", "bench.cli"]
     elif argv:
         argv[0] = Path(argv[0]).name
     return shlex.join(argv)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The checkout (dags/, plugins/): the demo, the e2e tests and the benches run from one.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,39 +1,104 @@
-"""The `siapp-siasn` command: demo, sandbox, store, lineage.
+"""The `siapp-siasn` command: demo, sandbox, store, lineage, bench.
 
-Sub-commands import their machinery lazily so `--help` stays fast.
+Sub-commands import their machinery lazily so `--help` stays fast. `sandbox` and `bench` are
+development tools outside the runtime package (the `siapp-sandbox` distribution and the
+checkout's `bench/`): they are resolved when invoked, and a production install that lacks them
+says what to install instead of failing at import.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-app = typer.Typer(no_args_is_help=True, help="SIAPP NV <-> SIASN integration hub")
+if TYPE_CHECKING:
+    from siapp_siasn.store import Store
+
+_SANDBOX_HINT = (
+    "needs the sandbox, a development tool that is not part of the runtime package: "
+    "in a checkout of the repository run `uv sync` (or `make sync`), which installs the "
+    "`siapp-sandbox` workspace member"
+)
+_BENCH_HINT = (
+    "needs a development checkout of the repository (bench/ is not part of the runtime "
+    "package): run `uv sync` there, then `make bench` (or `uv sync --group bench`)"
+)
+
+
+def import_dev_tool(module: str, command: str, hint: str) -> ModuleType:
+    """Import a development-only module for `command`, or exit 1 saying what to install."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        typer.echo(f"Error: `siapp-siasn {command}` {hint} (missing module {exc.name!r})", err=True)
+        raise typer.Exit(1) from exc
+
+
+class _DevToolCommand(TyperCommand):
+    """A sub-command listed in `--help` whose real command is imported only when invoked."""
+
+    def __init__(self, name: str, target: str, help_text: str, hint: str) -> None:
+        super().__init__(
+            name,
+            help=help_text,
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )
+        self._target = target
+        self._hint = hint
+
+    def _load(self) -> TyperGroup:
+        module, attr = self._target.split(":")
+        tool = import_dev_tool(module, str(self.name), self._hint)
+        return typer.main.get_group(getattr(tool, attr))
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: typer.Context | None = None,
+        **extra: Any,
+    ) -> typer.Context:
+        # The group invokes `ctx.command`, so the real command handles the arguments and --help.
+        return self._load().make_context(info_name, args, parent=parent, **extra)
+
+
+_DEV_TOOLS: dict[str, TyperCommand] = {
+    "sandbox": _DevToolCommand(
+        "sandbox",
+        "siapp_sandbox.cli:sandbox_app",
+        "Local emulators of SIASN and SIAPP NV (development tool).",
+        _SANDBOX_HINT,
+    ),
+    "bench": _DevToolCommand(
+        "bench",
+        "bench.cli:bench_app",
+        "Benchmarks against peers (dlt, naive HttpHook; development tool).",
+        _BENCH_HINT,
+    ),
+}
+
+
+class _HubGroup(TyperGroup):
+    """The top-level group: its own commands plus the development tools, loaded lazily."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *_DEV_TOOLS]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        return super().get_command(ctx, cmd_name) or _DEV_TOOLS.get(cmd_name)
+
+
+app = typer.Typer(cls=_HubGroup, no_args_is_help=True, help="SIAPP NV <-> SIASN integration hub")
 store_app = typer.Typer(no_args_is_help=True, help="The hub's own database.")
 lineage_app = typer.Typer(no_args_is_help=True, help="Lineage records (no personal data).")
 app.add_typer(store_app, name="store")
 app.add_typer(lineage_app, name="lineage")
-
-
-def _mount_sandbox() -> None:
-    try:
-        from siapp_sandbox.cli import sandbox_app
-    except ImportError:  # the sandbox is a development tool; production images may omit it
-        return
-    app.add_typer(sandbox_app, name="sandbox", help="Local emulators of SIASN and SIAPP NV.")
-
-
-_mount_sandbox()
-
-
-def _mount_bench() -> None:
-    from siapp_siasn.bench_cli import bench_app  # typer only at import time: --help stays fast
-
-    app.add_typer(bench_app, name="bench", help="Benchmarks against peers (dlt, naive HttpHook).")
-
-
-_mount_bench()
 
 
 @app.command()
@@ -44,10 +109,14 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _store(url: str | None):
-    from siapp_siasn.store import Store, store_url_from_airflow
+def _store(url: str | None) -> Store:
+    if url:
+        from siapp_siasn.store import Store
 
-    return Store(url or store_url_from_airflow())
+        return Store(url)
+    from siapp_siasn.hooks.store import StoreHook  # the connection, as the DAGs read it
+
+    return StoreHook().get_store()
 
 
 @store_app.command("migrate")
@@ -98,6 +167,7 @@ def demo(
     workdir: str = typer.Option(".demo", help="Where the demo keeps Airflow and the store."),
 ) -> None:
     """Run the main job end to end on the embedded default and print a summary."""
+    import_dev_tool("siapp_sandbox.testing", "demo", _SANDBOX_HINT)
     from siapp_siasn.demo import run_demo
 
     run_demo(employees=employees, seed=seed, workdir=workdir)

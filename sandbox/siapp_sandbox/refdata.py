@@ -2,7 +2,8 @@
 
 Everything here is constant: independent of the world seed and size, so the same ids appear in
 every sandbox run. Ids are strings (as SIASN serves them). The public entry point is
-:func:`referensi` (``ref name -> list of rows``); :data:`REF_NAMES` lists the served refs.
+:func:`referensi` (``ref name -> list of rows``); :data:`REF_NAMES` lists the served refs, which
+are the hub's ``siapp_siasn.models.siasn.REFERENCE_TABLES``.
 
 Personal-looking strings (first names, cities) are generic pools for synthetic people, not data
 about anyone.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from typing import Any
+
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 
 __all__ = [
     "AGAMA",
@@ -319,19 +322,8 @@ def _tables() -> dict[str, list[dict[str, str]]]:
     }
 
 
-REF_NAMES: tuple[str, ...] = (
-    "golongan",
-    "agama",
-    "instansi",
-    "unor",
-    "eselon",
-    "jenis-jabatan",
-    "kedudukan-hukum",
-    "jabatan-fungsional",
-    "tingkat-pendidikan",
-    "jenis-kp",
-    "ref-dokumen",
-)
+#: The refs served: the hub's one list (the pull fetches exactly these), so the two cannot drift.
+REF_NAMES: tuple[str, ...] = REFERENCE_TABLES
 
 
 def referensi(ref: str) -> list[dict[str, Any]] | None:

@@ -9,6 +9,7 @@ import pytest
 
 from siapp_sandbox import refdata
 from siapp_sandbox.world import DAY0, KATEGORI, World, date_to_day, day_to_date
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,13 @@ def test_ivb_share_is_a_minority_by_default_and_configurable(share: float) -> No
     gols = set(np.unique(w.golongan(0)).tolist())
     assert gols <= set(refdata.GOLONGAN)
     assert {11, 21, 31, 41, 42, 45} <= gols
+
+
+def test_the_sandbox_serves_every_reference_table_the_hub_pulls() -> None:
+    assert refdata.REF_NAMES == REFERENCE_TABLES  # one list for both sides
+    for name in REFERENCE_TABLES:
+        assert refdata.referensi(name), name
+    assert refdata.referensi("no-such-ref") is None
 
 
 def test_ids_are_consistent_with_reference_tables(world: World) -> None:
