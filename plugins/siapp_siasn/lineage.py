@@ -89,6 +89,9 @@ class LineageRecord(BaseModel):
     rate_per_s: float | None = None
     requests: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
+    #: deterministic problems (a quality gate not met, a scope misconfigured): the task that
+    #: produced the record fails without retries after publishing it
+    failures: list[str] = Field(default_factory=list)
 
     def finish(self, started_monotonic: float, processed: int | None = None) -> LineageRecord:
         """Stamp end time, duration and rate (records per second)."""

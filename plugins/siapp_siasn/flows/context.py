@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,6 +14,11 @@ from siapp_siasn.lineage import Endpoint, LineageRecord
 
 #: The agreement's calendar: dates of departures, sweeps and SLAs are Jakarta dates.
 LOCAL_TZ = ZoneInfo("Asia/Jakarta")
+
+
+class FlowConfigError(ValueError):
+    """A deterministic error in what a flow was asked to do (a bad param or scope setting):
+    retrying the same task cannot help, so the operator fails it without retries."""
 
 
 @dataclass
@@ -40,6 +47,23 @@ class RunContext:
             upstream=self.upstream,
             **fields,
         )
+
+    @contextmanager
+    def lineage_scope(
+        self, flow: str, source: Endpoint, target: Endpoint, **fields: Any
+    ) -> Iterator[LineageRecord]:
+        """``with run.lineage_scope(...) as record:`` — the record of one flow call, stamped
+        with its end time, duration and rate when the block completes (not when it raises:
+        a failed call publishes nothing)."""
+        started = time.monotonic()
+        record = self.lineage(flow, source, target, **fields)
+        yield record
+        record.finish(started)
+
+    def report_progress(self, done: int, total: int) -> None:
+        """Call the progress callback, if any."""
+        if self.progress is not None:
+            self.progress(done, total)
 
     @property
     def local_date(self) -> date:
