@@ -49,7 +49,11 @@ def sandbox_connections(
         "password": "sandbox-secret",
         "extra": {"token_url": f"{siapp_url}/oauth/token"},
     }
-    store = {"conn_type": "generic", "extra": {"sqlalchemy_url": store_url}}
+    # a fixed key: the sandbox world is synthetic (a real store takes its key from a secret)
+    store = {
+        "conn_type": "generic",
+        "extra": {"sqlalchemy_url": store_url, "hash_key": "sandbox-hash-key"},
+    }
     return {"siasn_api": siasn, "siapp_api": siapp, "siapp_siasn_store": store}
 
 

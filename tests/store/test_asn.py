@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import traceback
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from siapp_siasn.store import (
     Store,
     StoreError,
 )
+from siapp_siasn.store.asn import BULK_WRITERS
 from siapp_siasn.store.tables import asn, asn_family, asn_history
 
 from .conftest import T0, make_row, snapshot
@@ -277,9 +279,10 @@ def test_mapping_rows_are_accepted(store: Store) -> None:
         store.asn.apply_batch([{**as_dict, "golongan": "IV/b"}], "run-1", T0)
 
 
-def test_generic_path_matches_fast_path(store: Store, store_url: str) -> None:
-    """The fast path (COPY on PostgreSQL, raw executemany on SQLite) and the portable Core
-    path leave the same rows behind."""
+def test_insert_only_first_load_matches_merge_path(store: Store, store_url: str) -> None:
+    """The insert-only path of a first load (COPY straight into the tables on PostgreSQL,
+    plain INSERT on SQLite) and the merge path (staging + ON CONFLICT, upsert) leave the same
+    rows behind, through later changes and a departure too."""
     batches = [
         ([make_row(i) for i in range(20)], T0),
         (
@@ -288,6 +291,7 @@ def test_generic_path_matches_fast_path(store: Store, store_url: str) -> None:
         ),
         ([make_row(i, version=1, family_version=1) for i in range(5)], T0 + DAY),
         ([make_row(i, version=2, family_version=None) for i in range(3)], T0 + 2 * DAY),
+        ([make_row(i) for i in range(30, 35)], T0 + 2 * DAY),  # new NIPs only, later on
     ]
     other_db = None
     if store.dialect == "sqlite":
@@ -300,12 +304,16 @@ def test_generic_path_matches_fast_path(store: Store, store_url: str) -> None:
         other = Store(f"{server}/{other_db}")
     other.migrate()
     try:
-        for fast, target in ((True, store), (False, other)):
+        counts: dict[bool, list[BatchCounts]] = {True: [], False: []}
+        for insert_only, target in ((True, store), (False, other)):
             for rows, as_of in batches:
-                target.asn.apply_batch(rows, "run", as_of, fast_path=fast)
+                counts[insert_only].append(
+                    target.asn.apply_batch(rows, "run", as_of, insert_only=insert_only)
+                )
             target.asn.mark_departed(
                 [make_row(24).nip], dt.date(2026, 1, 7), "tms", as_of=T0 + 3 * DAY
             )
+        assert counts[True] == counts[False]
         assert _comparable(store) == _comparable(other)
         assert store.quality.counts() == other.quality.counts()
     finally:
@@ -313,6 +321,28 @@ def test_generic_path_matches_fast_path(store: Store, store_url: str) -> None:
         if other_db is not None:
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql(f'DROP DATABASE "{other_db}"')
+
+
+def test_first_load_takes_the_insert_only_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a batch with no stored NIP skips the merge (and only unless told otherwise)."""
+    writer = BULK_WRITERS[store.dialect]
+    taken: list[str] = []
+    for name in ("insert_new", "merge"):
+        original = getattr(writer, name)
+
+        def spy(self: object, *args: object, _name: str = name, _orig: Any = original) -> None:
+            taken.append(_name)
+            _orig(self, *args)
+
+        monkeypatch.setattr(writer, name, spy)
+    store.asn.apply_batch([make_row(i) for i in range(3)], "run-1", T0)
+    store.asn.apply_batch([make_row(i) for i in range(2, 5)], "run-1", T0)  # one is stored
+    store.asn.apply_batch([make_row(i) for i in range(5, 7)], "run-1", T0, insert_only=False)
+    store.asn.apply_batch([make_row(i) for i in range(7, 9)], "run-1", T0)
+    assert taken == ["insert_new", "merge", "merge", "insert_new"]
+    assert len(store.asn.active_nips()) == 9
 
 
 def _comparable(s: Store) -> dict[str, list[tuple]]:

@@ -78,7 +78,7 @@ def test_failing_batch_does_not_save_its_checkpoint(store: Store) -> None:
     store.state.save_checkpoint("run-1", "asn", 0, {"offset": 0})
     bad = make_row(1)
     bad.record_hash = None  # type: ignore[assignment]  # NOT NULL in the database
-    with pytest.raises(Exception, match="apply_asn_batch failed"):
+    with pytest.raises(Exception, match=r"asn\.apply_batch failed"):
         store.asn.apply_batch(
             [make_row(0), bad],
             "run-1",

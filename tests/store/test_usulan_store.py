@@ -4,6 +4,7 @@ migration 0003 - on SQLite and on a real PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import pytest
@@ -308,6 +309,51 @@ def test_ledger_upsert_get_list(store: Store) -> None:
         "siapp_to_siasn:pending": 1,
         "siasn_to_siapp:verified": 1,
     }
+
+
+def test_ledger_get_many(store: Store) -> None:
+    assert store.documents.get_many([]) == {}
+    store.documents.upsert("dok-1", **DOC)
+    store.documents.upsert("dok-2", **{**DOC, "source_ref": "dok-2"}, status="verified")
+    many = store.documents.get_many(["dok-2", "nope", "dok-1", "dok-2"])
+    assert many == {"dok-1": store.documents.get("dok-1"), "dok-2": store.documents.get("dok-2")}
+    with store.transaction() as conn:
+        store.documents.upsert("dok-3", **{**DOC, "source_ref": "dok-3"}, conn=conn)
+        assert list(store.documents.get_many(["dok-3"], conn=conn)) == ["dok-3"]
+    # more ids than one IN list takes
+    wanted = [f"dok-{i}" for i in range(1, 2_000)]
+    assert sorted(store.documents.get_many(wanted)) == ["dok-1", "dok-2", "dok-3"]
+
+
+def test_per_row_statements_are_compiled_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The push's per-row calls reuse statements SQLAlchemy has compiled already (its log
+    says ``[cached since …]`` for those, ``[generated …]`` or ``[no key …]`` otherwise)."""
+    store.outbox.enqueue([item(n) for n in range(3)])
+    rows = store.outbox.list()
+
+    def push_row(n: int) -> None:
+        with store.transaction() as conn:
+            store.documents.get_many([f"dok-{n}"], conn=conn)
+            store.documents.upsert(
+                f"dok-{n}", **DOC, status="transferred", transferred_at=T0, conn=conn
+            )
+            store.documents.upsert(f"dok-{n}", status="verified", conn=conn)
+            store.outbox.mark_sent(rows[n].id, response={"id": "x"}, sent_at=T0, conn=conn)
+            store.usulan.upsert(
+                f"usulan-{n}", fields={"status": "terkirim"}, stamps={"sent_at": T0}, conn=conn
+            )
+
+    push_row(0)
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+        push_row(1)
+        push_row(2)
+    stats = [m for m in caplog.messages if m.startswith(("[generated", "[no key", "[cached"))]
+    assert len(stats) == 10
+    assert all(m.startswith("[cached since") for m in stats), stats
+    assert store.documents.get("dok-2")["status"] == "verified"  # type: ignore[index]
+    assert store.usulan.get("usulan-2")["sent_at"] == T0  # type: ignore[index]
 
 
 # ---------------------------------------------------------------------- usulan lifecycle

@@ -1,22 +1,27 @@
-"""The hub's own database: SQLAlchemy 2 Core tables, Alembic migrations, bulk upserts, SCD2,
-watermarks, checkpoints, quarantine and lineage.
+"""The hub's own database: SQLAlchemy 2 Core tables, Alembic migrations, one repository per
+concern and the one SCD2 writer of employee batches.
 
-SQLite file by default, PostgreSQL in production (Airflow connection ``siapp_siasn_store``).
-The proposal traffic (F3-F8) has its outbox, document ledger and usulan lifecycle in
-:mod:`siapp_siasn.store.usulan`. Dialect differences live only in this package.
+SQLite file by default, PostgreSQL in production. :class:`Store` owns the engine and the unit
+of work and holds the repositories (``store.referensi``, ``store.asn``, ``store.state``,
+``store.quarantine``, ``store.lineage``, ``store.quality``, ``store.outbox``,
+``store.documents``, ``store.usulan``). Dialect differences live only in this package, and it
+imports no Airflow: Airflow code gets a store from :class:`siapp_siasn.hooks.store.StoreHook`.
 """
 
 from siapp_siasn.models.redact import keyed_hash, redact
-from siapp_siasn.store.api import REFERENCE_COLUMNS, Store, StoreError
+from siapp_siasn.store.api import Store
 from siapp_siasn.store.config import (
     DEFAULT_CONN_ID,
+    HASH_KEY_ENV,
+    HASH_KEY_EXTRA,
     default_sqlite_path,
-    hash_key_from_airflow,
-    store_url_from_airflow,
     url_from_connection,
 )
+from siapp_siasn.store.documents import LEDGER_FIELDS, LEDGER_REQUIRED
 from siapp_siasn.store.engine import make_engine, normalize_url
+from siapp_siasn.store.errors import StoreError
 from siapp_siasn.store.migrate import current_revision, downgrade, head_revision, migrate
+from siapp_siasn.store.outbox import DUE_STATUSES
 from siapp_siasn.store.records import (
     AsnRow,
     BatchCounts,
@@ -30,18 +35,20 @@ from siapp_siasn.store.records import (
     UnknownReference,
     outbox_key,
 )
+from siapp_siasn.store.referensi import REFERENCE_COLUMNS
 from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, OPERATOR_VIEWS, VIEWS, metadata
-from siapp_siasn.store.usulan import (
-    LEDGER_FIELDS,
-    LIFECYCLE_FIELDS,
-    LIFECYCLE_STAMPS,
-    UsulanStore,
-)
+from siapp_siasn.store.usulan import LIFECYCLE_FIELDS, LIFECYCLE_STAMPS
+from siapp_siasn.store.values import ERROR_LIMIT
 
 __all__ = [
     "ASN_TYPED_COLUMNS",
     "DEFAULT_CONN_ID",
+    "DUE_STATUSES",
+    "ERROR_LIMIT",
+    "HASH_KEY_ENV",
+    "HASH_KEY_EXTRA",
     "LEDGER_FIELDS",
+    "LEDGER_REQUIRED",
     "LIFECYCLE_FIELDS",
     "LIFECYCLE_STAMPS",
     "OPERATOR_VIEWS",
@@ -59,11 +66,9 @@ __all__ = [
     "Store",
     "StoreError",
     "UnknownReference",
-    "UsulanStore",
     "current_revision",
     "default_sqlite_path",
     "downgrade",
-    "hash_key_from_airflow",
     "head_revision",
     "keyed_hash",
     "make_engine",
@@ -72,6 +77,5 @@ __all__ = [
     "normalize_url",
     "outbox_key",
     "redact",
-    "store_url_from_airflow",
     "url_from_connection",
 ]

@@ -1,8 +1,10 @@
-"""Run the store's Alembic migrations programmatically."""
+"""Run the store's Alembic migrations programmatically (no ini file; the version table is
+the store's own, apart from Airflow's)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,13 +45,12 @@ def _engine(target: str | URL | Path | Engine) -> tuple[Engine, bool]:
     return make_engine(target), True
 
 
-def migrate(target: str | URL | Path | Engine, revision: str = "head") -> str | None:
-    """Upgrade the store at ``target`` (URL, SQLite path or engine) to ``revision``.
-
-    Idempotent: an up-to-date database is left as it is. Runs in one transaction (DDL is
-    transactional on PostgreSQL and, through the engine settings, on SQLite); on PostgreSQL an
-    advisory lock serialises concurrent callers. Returns the revision now current.
-    """
+def _run(
+    target: str | URL | Path | Engine, command_: Callable[[Config, str], None], revision: str
+) -> str | None:
+    """Run an Alembic command in one transaction (DDL is transactional on PostgreSQL and,
+    through the engine settings, on SQLite); on PostgreSQL an advisory lock serialises
+    concurrent callers. Returns the revision then current."""
     engine, owned = _engine(target)
     try:
         cfg = alembic_config()
@@ -57,29 +58,26 @@ def migrate(target: str | URL | Path | Engine, revision: str = "head") -> str | 
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-        current = current_revision(engine)
-        log.info("store schema at revision %s (%s)", current, engine.dialect.name)
-        return current
-    finally:
-        if owned:
-            engine.dispose()
-
-
-def downgrade(target: str | URL | Path | Engine, revision: str) -> str | None:
-    """Downgrade the store to ``revision`` (``"base"`` drops everything the store created)."""
-    engine, owned = _engine(target)
-    try:
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
+            command_(cfg, revision)
         return current_revision(engine)
     finally:
         if owned:
             engine.dispose()
+
+
+def migrate(target: str | URL | Path | Engine, revision: str = "head") -> str | None:
+    """Upgrade the store at ``target`` (URL, SQLite path or engine) to ``revision``.
+
+    Idempotent: an up-to-date database is left as it is. Returns the revision now current.
+    """
+    current = _run(target, command.upgrade, revision)
+    log.info("store schema at revision %s", current)
+    return current
+
+
+def downgrade(target: str | URL | Path | Engine, revision: str) -> str | None:
+    """Downgrade the store to ``revision`` (``"base"`` drops everything the store created)."""
+    return _run(target, command.downgrade, revision)
 
 
 def current_revision(target: str | URL | Path | Engine) -> str | None:

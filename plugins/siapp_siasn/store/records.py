@@ -205,7 +205,7 @@ def as_asn_row(row: AsnRow | Mapping[str, Any]) -> AsnRow:
 
 @dataclass(frozen=True, slots=True)
 class BatchCounts:
-    """What one ``apply_asn_batch`` call did."""
+    """What one ``store.asn.apply_batch`` call did."""
 
     inserted: int = 0
     updated: int = 0
@@ -229,7 +229,7 @@ class BatchCounts:
 
 @dataclass(frozen=True, slots=True)
 class RefCounts:
-    """What one ``upsert_referensi`` call did."""
+    """What one ``store.referensi.upsert`` call did."""
 
     inserted: int = 0
     updated: int = 0
@@ -243,7 +243,7 @@ class RefCounts:
 
 @dataclass(frozen=True, slots=True)
 class DepartureCounts:
-    """What one ``mark_departed`` call did."""
+    """What one ``store.asn.mark_departed`` call did."""
 
     departed: int = 0
     already_inactive: int = 0
@@ -337,7 +337,7 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """One stored outbox row (what ``due_outbox`` and ``list_outbox`` return).
+    """One stored outbox row (what ``store.outbox.due`` and ``store.outbox.list`` return).
 
     ``attempts`` counts failed delivery attempts (``mark_sent`` leaves it alone).
     """

@@ -121,7 +121,7 @@ asn = sa.Table(
 
 # asn_history and asn_family carry no foreign key to asn: the store writes them only in the
 # transaction that upserts the asn row, and asn rows are never deleted; a per-row FK check
-# cost about a third of the bulk insert time. Store.quality_counts() reports orphans.
+# cost about a third of the bulk insert time. store.quality.counts() reports orphans.
 asn_history = sa.Table(
     "asn_history",
     metadata,
