@@ -53,8 +53,8 @@ def main() -> None:
 
     store = Store(args.store_url)
     store.migrate()
-    write_s = 0.0
-    original = store.apply_asn_batch
+    write_s = 0.0  # in the pull's writer thread, overlapping the fetches
+    original = store.asn.apply_batch
 
     def timed_apply(*a: Any, **kw: Any) -> Any:
         nonlocal write_s
@@ -64,7 +64,7 @@ def main() -> None:
         finally:
             write_s += time.perf_counter() - t
 
-    store.apply_asn_batch = timed_apply  # type: ignore[method-assign]
+    store.asn.apply_batch = timed_apply  # type: ignore[method-assign]
     client = make_client(args.siasn_url, args.concurrency, args.rate_limit or None)
     profiler = None
     if args.profile:

@@ -26,29 +26,39 @@ NV reads through read-only views (`v_asn_current`, `v_asn_family`, `v_referensi`
 
 1. `pull_referensi` — every reference table (golongan, instansi, unor, eselon, …); rows missing
    from a full pull are marked inactive. Asset `siasn://referensi`.
-2. `pull_asn` — enumerates employees IV/b+ changed since the watermark (a full sweep weekly, on
-   `full_refresh`, or when there is no watermark; only the NIPs in `nips` when given), fetches
-   data-utama, pasangan, anak and ortu concurrently, validates them, and writes them in batches:
+2. `pull_asn` — plans the run: the employees IV/b+ changed since the watermark, a full sweep
+   (weekly, on `full_refresh`, or when there is no watermark), or only the NIPs in `nips`. It
+   fetches data-utama, pasangan, anak and ortu of many employees at once within the client's
+   concurrency and rate limit, validates them and stores them every `batch_size` employees:
    current rows upserted, an SCD2 history row only when the record hash changes, family members
    replaced per employee atomically. Departures (absent from a full sweep, or kedudukan hukum
-   pensiun / diberhentikan / wafat) are marked inactive with a date, never deleted. Bad records
-   are quarantined with a reason. A checkpoint per batch lets a killed or retried task resume
-   where it stopped; the watermark moves only after the last commit, and not at all when some
-   employees could not be fetched. Asset `siasn://asn`.
-3. `quality_checks` — golongan and agency ids exist in the reference tables, NIP format, and the
-   quarantine rate of this run is below `max_quarantine_rate`; otherwise the task fails with counts.
+   pensiun / diberhentikan / wafat) are marked inactive with a date, never deleted; a full sweep
+   whose listing holds a row without a usable NIP departs nobody. Bad records are quarantined
+   with a reason; a bad listing row still fetches its employee when its NIP is usable. Each
+   stored batch carries a checkpoint of exactly which employees are stored, so a killed or
+   retried task resumes without them (it refetches only the batch under way and the employees
+   in flight); a slow employee never holds back the others. The watermark moves only after
+   the last commit, and not at all when some employees could not be fetched (the next run
+   retries them). Asset `siasn://asn`.
+3. `quality_checks` — golongan and agency ids exist in the reference tables, NIPs are well
+   formed, SCD2 history is consistent, and the pull did not quarantine too much: it fails when
+   at least `min_quarantined` records were quarantined **and** they are more than
+   `max_quarantine_rate` of those read. It fails with counts only, without retries (the same
+   data would fail again).
 
 Every task returns a lineage record (XCom `return_value`), stores it in the `lineage` table and
-attaches it to its Asset event. No personal data is logged or put in XCom.
+attaches it to its Asset event. No personal data is logged or put in XCom; quarantined records
+are keyed by an HMAC of the NIP under the store connection's `hash_key`.
 
 **Params**
 
 | param | meaning |
 |---|---|
 | `full_refresh` | sweep all IV/b+ employees, not only changes; the absent become departed |
-| `nips` | re-pull only these NIPs (no enumeration, watermark untouched) |
+| `nips` | re-pull only these NIPs (no listing, watermark untouched) |
 | `batch_size` | employees per committed batch (one checkpoint each) |
-| `max_quarantine_rate` | the share of quarantined records above which `quality_checks` fails |
+| `max_quarantine_rate` | share of the records read that may be quarantined |
+| `min_quarantined` | quarantined records below which the quarantine rate never fails the run |
 """
 
 with DAG(
@@ -63,15 +73,41 @@ with DAG(
     tags=["siasn", "F1", "F2"],
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
     params={
-        "full_refresh": Param(False, type="boolean", description="Sweep all IV/b+ employees"),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="Sweep every IV/b+ employee, not only the changes since the watermark; "
+            "employees no longer listed are marked departed.",
+        ),
         "nips": Param(
             [],
             type="array",
             items={"type": "string", "pattern": "^[0-9]{18}$"},
-            description="Re-pull only these NIPs",
+            description="Re-pull only these NIPs (18 digits each); the watermark does not move.",
         ),
-        "batch_size": Param(500, type="integer", minimum=1, maximum=5000),
-        "max_quarantine_rate": Param(0.02, type="number", minimum=0, maximum=1),
+        "batch_size": Param(
+            500,
+            type="integer",
+            minimum=1,
+            maximum=5000,
+            description="Employees stored per committed batch (one checkpoint each): a killed "
+            "task refetches the batch under way and the employees in flight.",
+        ),
+        "max_quarantine_rate": Param(
+            0.02,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Share of the pulled records that may be quarantined; above it (and "
+            "with at least min_quarantined records) quality_checks fails.",
+        ),
+        "min_quarantined": Param(
+            5,
+            type="integer",
+            minimum=1,
+            description="Quarantined records below which quality_checks never fails on the "
+            "quarantine rate (a few bad records in a small run).",
+        ),
     },
 ) as dag:
     referensi = SiasnReferensiOperator(task_id="pull_referensi", outlets=[REFERENSI_ASSET])
@@ -85,5 +121,6 @@ with DAG(
     quality = AsnQualityCheckOperator(
         task_id="quality_checks",
         max_quarantine_rate="{{ params.max_quarantine_rate }}",
+        min_quarantined="{{ params.min_quarantined }}",
     )
     referensi >> asn >> quality

@@ -25,6 +25,9 @@ for dag_id, dag in bag.dags.items():
         "timezone": str(dag.timezone),
         "max_active_runs": dag.max_active_runs,
         "params": sorted(dag.params.keys()),
+        "undescribed_params": sorted(
+            k for k, v in dag.params.items() if not (getattr(v, "description", None) or "").strip()
+        ),
         "doc_md": bool(dag.doc_md and len(dag.doc_md) > 200),
         "outlets": {t.task_id: [a.uri for a in t.outlets] for t in dag.tasks},
     }
@@ -54,7 +57,20 @@ def test_siasn_asn_daily_is_wired_as_documented(dagbag: dict) -> None:
     assert dag["timezone"] == "Asia/Jakarta"
     assert "'0 1 * * *'" in dag["schedule"]
     assert dag["max_active_runs"] == 1
-    assert dag["params"] == ["batch_size", "full_refresh", "max_quarantine_rate", "nips"]
+    assert dag["params"] == [
+        "batch_size",
+        "full_refresh",
+        "max_quarantine_rate",
+        "min_quarantined",
+        "nips",
+    ]
     assert dag["doc_md"]
     assert dag["outlets"]["pull_asn"] == ["siasn://asn/"]
     assert dag["outlets"]["pull_referensi"] == ["siasn://referensi/"]
+
+
+def test_every_param_has_a_description(dagbag: dict) -> None:
+    """The trigger form shows each Param's description: none may be left without one."""
+    assert {d: v["undescribed_params"] for d, v in dagbag["dags"].items()} == {
+        d: [] for d in dagbag["dags"]
+    }

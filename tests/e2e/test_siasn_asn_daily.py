@@ -3,13 +3,15 @@
 Each run is a real Airflow run (SQLite metadata under a temp AIRFLOW_HOME, the project's dags/
 and plugins/), the store is a SQLite file or a real PostgreSQL database. The field-by-field
 comparison with ground truth lives in tests/flows; here we check what only a DAG run shows:
-tasks wired, connections read, lineage in XCom, in the store and on the Asset events, and the
-second (incremental) run fetching only what changed.
+tasks wired, connections read (the store's hash key among them), lineage in XCom, in the store
+and on the Asset events, the second (incremental) run fetching only what changed, and the
+quality gate letting a small run with one quarantined employee pass.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,16 @@ import pytest
 
 from siapp_sandbox.testing import RunningSandbox, run_sandbox
 from siapp_siasn.airflow_env import AirflowEnv, sandbox_connections
+from siapp_siasn.models.redact import keyed_hash
 from siapp_siasn.store import Store
 
 pytestmark = pytest.mark.e2e
 
 EMPLOYEES = 2500
 SEED = 11
+#: the store connection's secret of the quarantine's keyed hashes; not the tests' default
+#: ($SIAPP_SIASN_HASH_KEY, set in tests/conftest.py), so that only the connection can give it
+HASH_KEY = "e2e-store-connection-hash-key"
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +78,9 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
     Store(store_url).migrate()
 
     with run_sandbox(employees=EMPLOYEES, seed=SEED) as sandbox:
-        env = AirflowEnv(
-            airflow_env_home,
-            sandbox_connections(sandbox.siasn_url, sandbox.siapp_url, store_url),
-        )
+        connections = sandbox_connections(sandbox.siasn_url, sandbox.siapp_url, store_url)
+        connections["siapp_siasn_store"]["extra"]["hash_key"] = HASH_KEY
+        env = AirflowEnv(airflow_env_home, connections)
         truth_day0 = set(sandbox.truth("asn", min_gol=42)["nips"])
         assert truth_day0, "the sandbox world should hold IV/b+ employees"
 
@@ -107,8 +112,26 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
         history_after = store.stats()["asn_history"]["rows"]
         assert 0 < history_after - history_before <= len(changed)
 
+        # a re-pull of one employee whose record SIASN serves malformed: quarantined under the
+        # connection's key, and one of one quarantined fails no quality gate
+        nip = sorted(truth_now)[0]
+        sandbox.set_faults({"malformed_rate": 1.0})
+        _run(env, tmp_path / "run3.log", conf={"nips": [nip]})
+        sandbox.set_faults({})
+        quarantined = store.quarantine.list(flow="F1")
+        assert quarantined, "the malformed employee must be quarantined"
+        assert {q["key_hash"] for q in quarantined} == {keyed_hash(nip, secret=HASH_KEY)}
+        assert keyed_hash(nip, secret=os.environ["SIAPP_SIASN_HASH_KEY"]) != keyed_hash(
+            nip, secret=HASH_KEY
+        )
+
         lineage = store.lineage.list(dag_id="siasn_asn_daily")
-        pulls = [r for r in lineage if r["flow"] == "F1"]
+        quality = max(
+            (r for r in lineage if r["flow"] == "F1-quality"), key=lambda r: r["started_at"]
+        )
+        assert quality["counts"]["quarantined"] == 1 and quality["failures"] == []
+        assert quality["extra"]["quarantine_rate"] == 1.0
+        pulls = [r for r in lineage if r["flow"] == "F1" and r["window"]["mode"] != "nips"]
         assert [p["window"]["mode"] for p in sorted(pulls, key=lambda r: r["started_at"])] == [
             "full",
             "incremental",

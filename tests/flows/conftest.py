@@ -18,9 +18,10 @@ import pytest
 from siapp_sandbox.testing import RunningSandbox
 from siapp_siasn.clients.config import SiasnConfig
 from siapp_siasn.clients.siasn import SiasnClient
-from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
+from siapp_siasn.flows.asn_pull import PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.lineage import LineageRecord
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 from siapp_siasn.store import Store
 
 T = TypeVar("T")
@@ -96,7 +97,7 @@ def pull(
 
 def pull_everything(sb: RunningSandbox, store: Store, run_id: str) -> LineageRecord:
     """F2 then F1 (full sweep on an empty store), as the nightly DAG does."""
-    run(pull_referensi(siasn_client(sb), store, DEFAULT_REFS, run_context(sb, run_id)))
+    run(pull_referensi(siasn_client(sb), store, REFERENCE_TABLES, run_context(sb, run_id)))
     return pull(sb, store, run_id)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from siapp_siasn.flows.asn_pull import PullParams, check_quality
+from siapp_siasn.flows.asn_pull import PullParams, QualityGate, check_quality
 from siapp_siasn.store.tables import asn, asn_history, quarantine
 from tests.flows._truth import StoreView, fetch_truth, mismatches
 from tests.flows.conftest import StoreFactory, pull, pull_everything, route_count, run_context
@@ -101,8 +101,11 @@ def test_flaky_api_run_completes_and_quarantines_malformed(
     # the quality gate fails loudly above its quarantine threshold, naming counts only
     rate = len(rows) / record.counts.read
     ctx = run_context(sb, "quality")
-    assert check_quality(store, [record.to_xcom()], rate * 2, ctx).failures == []
-    failures = check_quality(store, [record.to_xcom()], rate / 2, ctx).failures
+    pulled = [record.to_xcom()]
+    lenient = QualityGate(rate * 2, min_quarantined=1)
+    strict = QualityGate(rate / 2, min_quarantined=1)
+    assert check_quality(store, pulled, lenient, ctx).failures == []
+    failures = check_quality(store, pulled, strict, ctx).failures
     assert len(failures) == 1 and "quarantine rate" in failures[0]
     assert not any(nip in failures[0] for nip in truth_nips)
 

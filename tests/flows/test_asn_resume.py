@@ -2,6 +2,8 @@
 
 - A pull SIGKILLed in the middle (in its own process) resumes from its checkpoint in the same
   run and refetches at most the batch it was in; the result equals the truth.
+- One slow employee holds back no other employee's commit, and a run killed meanwhile resumes
+  with exactly the employees that were not stored.
 - Rerunning a finished pull with the same data changes nothing.
 - When employees cannot be fetched, the watermark stays, they are counted as failed, and the
   next run fetches exactly them.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -20,7 +23,9 @@ from typing import Any
 import pytest
 
 from siapp_sandbox.world import day_to_date
-from siapp_siasn.flows.asn_pull import STEP, WM_CURSOR, WM_FULL_SWEEP, PullParams
+from siapp_siasn.clients.siasn import SiasnClient
+from siapp_siasn.flows.asn_pull import STEP, PullParams
+from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
 from siapp_siasn.store import Store
 from tests.flows._truth import StoreView, fetch_truth, mismatches
 from tests.flows.conftest import (
@@ -28,12 +33,12 @@ from tests.flows.conftest import (
     HASH_KEY,
     SANDBOX_CREDENTIALS,
     StoreFactory,
+    client_config,
     pull,
     pull_everything,
     route_count,
     run_context,
     sandbox_today,
-    siasn_client,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,6 +47,28 @@ WORKER = Path(__file__).with_name("_pull_worker.py")
 DATA_UTAMA = "GET /apisiasn/1.0/pns/data-utama/{nipBaru}"
 WORLD: dict[str, Any] = {"employees": 3000, "seed": 1, "ivb_share": 0.08}  # ~230 IV/b+
 BATCH = 50
+
+
+class _HoldingClient(SiasnClient):
+    """The real client, except that SIASN answers the employees in ``held`` only once
+    ``release`` is set: a slow employee whose delay the test controls."""
+
+    held: frozenset[str] = frozenset()
+    release: asyncio.Event
+
+    async def get_employee(self, nip: str) -> dict[str, Any]:
+        if nip in self.held:
+            # a pull that waits for this employee before committing the others fails here
+            # instead of hanging
+            await asyncio.wait_for(self.release.wait(), timeout=30)
+        return await super().get_employee(nip)
+
+
+def _holding_client(sb: Any, held: list[str], **overrides: Any) -> _HoldingClient:
+    client = _HoldingClient.from_config(client_config(sb, **overrides))
+    client.held = frozenset(held)
+    client.release = asyncio.Event()
+    return client
 
 
 def _worker(sb: Any, store: Store, run_id: str) -> subprocess.Popen[str]:
@@ -95,7 +122,7 @@ def test_killed_pull_resumes_from_its_checkpoint(
     assert proc.returncode == -signal.SIGKILL
     committed = store.state.load_checkpoint(run_key, STEP)
     assert committed is not None and 2 <= committed.batch_no < batches
-    assert store.state.get_watermark(WM_CURSOR) is None  # moved only at the very end
+    assert store.state.get_watermark(ASN_CURSOR) is None  # moved only at the very end
 
     # ---- second attempt of the same run: resumes and completes ---------------------------
     proc = _worker(sb, store, "nightly-1")
@@ -106,7 +133,7 @@ def test_killed_pull_resumes_from_its_checkpoint(
     assert record["counts"]["read"] == record["counts"]["inserted"] == total
     assert record["counts"]["failed"] == 0
     assert store.state.load_checkpoint(run_key, STEP) is None
-    assert store.state.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
+    assert store.state.get_watermark(ASN_FULL_SWEEP) == sandbox_today(sb).isoformat()
 
     # at most the batch in flight when killed was fetched twice
     fetched = route_count(sb.stats(), DATA_UTAMA)
@@ -137,6 +164,61 @@ def test_killed_pull_resumes_from_its_checkpoint(
     }
 
 
+class _Crash(RuntimeError):
+    """The task dies between two batches (worker lost, OOM, deploy)."""
+
+
+def test_a_slow_employee_holds_back_no_commit(
+    sandbox_factory: Any, store_factory: StoreFactory
+) -> None:
+    """An employee SIASN is slow to answer does not keep the others' batches from being
+    committed; a run killed meanwhile resumes with exactly the employees not stored (the
+    checkpoint names the pending ones, not every NIP done)."""
+    sb = sandbox_factory(**WORLD)
+    store = store_factory("sqlite")
+    truth = sorted(sb.truth("asn", min_gol=42)["nips"])
+    total, batch = len(truth), 20
+    slow = truth[0]  # the first batch of a batch-by-batch pull would wait for it
+    run_key = run_context(sb, "nightly-1").run_key
+    committed: list[int] = []
+
+    def progress(done: int, _total: int) -> None:
+        committed.append(done)
+        if done >= total - batch:
+            raise _Crash  # every other batch is stored and the slow employee still pending
+
+    with pytest.raises(_Crash):
+        pull(
+            sb,
+            store,
+            "nightly-1",
+            PullParams(batch_size=batch),
+            client=_holding_client(sb, [slow]),
+            progress=progress,
+        )
+    stored = committed[-1]
+    assert committed == list(range(batch, stored + 1, batch))  # full batches, none waited
+    checkpoint = store.state.load_checkpoint(run_key, STEP)
+    assert checkpoint is not None and checkpoint.batch_no == stored // batch
+    state = checkpoint.state
+    assert slow in state["not_done"] and state["done_through"] > slow
+    # bounded by what can be pending: the client's window and one batch being collected
+    assert len(state["not_done"]) <= 2 * CLIENT_DEFAULTS["concurrency"] + batch
+    assert store.asn.get(slow) is None
+    assert len(StoreView.read(store).rows) == stored
+
+    sb.reset_stats()
+    resumed = pull(sb, store, "nightly-1", PullParams(batch_size=batch))
+    assert resumed.extra["resumed_after_batch"] == checkpoint.batch_no
+    assert route_count(sb.stats(), DATA_UTAMA) == total - stored
+    assert resumed.counts.read == resumed.counts.inserted == total
+    assert store.state.load_checkpoint(run_key, STEP) is None
+    view = StoreView.read(store)
+    assert view.active == set(truth)
+    assert mismatches(view, fetch_truth(sb, set(truth))) == {}
+    assert all(len(h) == 1 for h in view.history.values())
+
+
 def test_watermark_stays_when_employees_cannot_be_fetched(
     sandbox_factory: Any, store_factory: StoreFactory
 ) -> None:
@@ -144,7 +226,10 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     store = store_factory("sqlite")
     start = sb.clock()["day"]
     pull_everything(sb, store, "day-0")
-    cursor, swept = store.state.get_watermark(WM_CURSOR), store.state.get_watermark(WM_FULL_SWEEP)
+    cursor, swept = (
+        store.state.get_watermark(ASN_CURSOR),
+        store.state.get_watermark(ASN_FULL_SWEEP),
+    )
     assert cursor is not None and swept is not None
 
     sb.advance(6)
@@ -152,22 +237,20 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     changed = sorted(c["nip"] for c in changes)
     assert len(changed) >= 4
 
-    # SIASN goes down after the first batch: every later request answers 5xx
+    # SIASN goes down after the first batch: the first two employees (NIP order) are answered,
+    # the others are held until that batch is stored, and from then on every request is a 5xx
     outage: list[int] = []
+    client = _holding_client(sb, changed[2:], max_retries=1)
 
     def progress(done: int, total: int) -> None:
         if not outage:
             outage.append(done)
             sb.set_faults({"error_5xx_rate": 1.0})
+            client.release.set()
 
     sb.reset_stats()
     failed_run = pull(
-        sb,
-        store,
-        "day-6",
-        PullParams(batch_size=2),
-        client=siasn_client(sb, max_retries=1),
-        progress=progress,
+        sb, store, "day-6", PullParams(batch_size=2), client=client, progress=progress
     )
     assert failed_run.window["mode"] == "incremental"
     unreachable = changed[2:]  # the first batch (two NIPs in NIP order) got through
@@ -175,8 +258,8 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     assert failed_run.counts.read == len(changed)
     assert failed_run.counts.valid == 2
     # the watermarks did not move; the failures are recorded under their keyed hashes
-    assert store.state.get_watermark(WM_CURSOR) == cursor
-    assert store.state.get_watermark(WM_FULL_SWEEP) == swept
+    assert store.state.get_watermark(ASN_CURSOR) == cursor
+    assert store.state.get_watermark(ASN_FULL_SWEEP) == swept
     failures = {
         q["key_hash"]
         for q in store.quarantine.list(run_id="day-6")
@@ -192,15 +275,11 @@ def test_watermark_stays_when_employees_cannot_be_fetched(
     assert retry.counts.read == len(unreachable)
     assert retry.counts.failed == 0
     latest = max(c["day"] for c in changes)
-    assert store.state.get_watermark(WM_CURSOR) == day_to_date(latest).isoformat()
+    assert store.state.get_watermark(ASN_CURSOR) == day_to_date(latest).isoformat()
     view = StoreView.read(store)
     truth_nips = set(sb.truth("asn", min_gol=42)["nips"])
     assert view.active == truth_nips
     assert mismatches(view, fetch_truth(sb, truth_nips | set(changed))) == {}
-
-
-class _Crash(RuntimeError):
-    """The task dies between two batches (worker lost, OOM, deploy)."""
 
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
@@ -243,8 +322,8 @@ def test_resumed_pull_reports_what_an_uninterrupted_one_does(
     assert resumed.extra == clean.extra
     for store, record in ((resumed_store, resumed), (clean_store, clean)):
         assert record.counts.quarantined == len(store.quarantine.list(run_id="nightly-1"))
-    assert resumed_store.state.get_watermark(WM_CURSOR) == clean_store.state.get_watermark(
-        WM_CURSOR
+    assert resumed_store.state.get_watermark(ASN_CURSOR) == clean_store.state.get_watermark(
+        ASN_CURSOR
     )
     a, b = StoreView.read(resumed_store), StoreView.read(clean_store)
     assert a.family == b.family

@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 
 from siapp_sandbox.world import day_to_date
-from siapp_siasn.flows.asn_pull import (
-    DEFAULT_REFS,
-    WM_CURSOR,
-    WM_FULL_SWEEP,
-    PullParams,
-    check_quality,
-)
+from siapp_siasn.flows.asn_pull import PullParams, QualityGate, check_quality
 from siapp_siasn.flows.asn_records import DEPARTURE_KEDUDUKAN
+from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 from tests.flows._truth import StoreView, data_utama, expected_family, fetch_truth, mismatches
 from tests.flows.conftest import (
     StoreFactory,
@@ -66,8 +62,8 @@ def test_full_then_incremental_pull_equals_truth(
     assert view.active == truth_nips
     assert mismatches(view, before) == {}
     assert all(len(view.history[nip]) == 1 for nip in truth_nips)
-    assert store.state.get_watermark(WM_FULL_SWEEP) == sandbox_today(sb).isoformat()
-    assert store.state.get_watermark(WM_CURSOR) is not None
+    assert store.state.get_watermark(ASN_FULL_SWEEP) == sandbox_today(sb).isoformat()
+    assert store.state.get_watermark(ASN_CURSOR) is not None
     # the store's reference tables hold every id the mirror uses
     assert store.quality.unknown_reference_ids() == []
 
@@ -137,13 +133,18 @@ def test_full_then_incremental_pull_equals_truth(
     assert view.active == after_nips
     assert mismatches(view, after) == {}
     # the quality gates agree: reference ids known, NIPs valid, SCD2 consistent
-    quality = check_quality(store, [first.to_xcom(), second.to_xcom()], 0.0, run_context(sb, "q"))
+    quality = check_quality(
+        store,
+        [first.to_xcom(), second.to_xcom()],
+        QualityGate(max_quarantine_rate=0.0, min_quarantined=1),
+        run_context(sb, "q"),
+    )
     assert quality.failures == []
-    assert quality.record.extra["scd2"]["asn_with_several_open_versions"] == 0
+    assert quality.extra["scd2"]["asn_with_several_open_versions"] == 0
     # the weekly sweep mark stays; the cursor moves to the newest change it stored
-    assert store.state.get_watermark(WM_FULL_SWEEP) == day_to_date(START_DAY).isoformat()
+    assert store.state.get_watermark(ASN_FULL_SWEEP) == day_to_date(START_DAY).isoformat()
     assert (
-        store.state.get_watermark(WM_CURSOR)
+        store.state.get_watermark(ASN_CURSOR)
         == day_to_date(max(c["day"] for c in changes)).isoformat()
     )
 
@@ -172,7 +173,7 @@ def test_weekly_full_sweep_departs_who_is_no_longer_listed(
     store = store_factory("sqlite")
     pull_everything(sb, store, "week-1")
     before = set(sb.truth("asn", min_gol=42)["nips"])
-    for ref in DEFAULT_REFS:
+    for ref in REFERENCE_TABLES:
         truth_ids = {str(r["id"]).lower() for r in sb.truth(f"referensi/{ref}")["results"]}
         assert {i.lower() for i in store.referensi.ids(ref)} == truth_ids, ref
 
@@ -195,4 +196,4 @@ def test_weekly_full_sweep_departs_who_is_no_longer_listed(
         first, last = view.history[nip]
         assert first["valid_to"] == last["valid_from"] and last["valid_to"] is None
         assert (first["is_active"], last["is_active"]) == (True, False)
-    assert store.state.get_watermark(WM_FULL_SWEEP) == today.isoformat()
+    assert store.state.get_watermark(ASN_FULL_SWEEP) == today.isoformat()

@@ -17,7 +17,7 @@ import pytest
 from siapp_sandbox import refdata
 from siapp_sandbox.siasn_app import raw_anak, raw_data_utama, raw_ortu, raw_pasangan
 from siapp_sandbox.world import World
-from siapp_siasn.flows.asn_pull import WM_CURSOR, WM_FULL_SWEEP, Plan, PullParams, decide_plan
+from siapp_siasn.flows.asn_pull import Plan, PullParams, QualityGate, check_quality, decide_plan
 from siapp_siasn.flows.asn_records import (
     EmployeeRecord,
     build_employee,
@@ -25,6 +25,8 @@ from siapp_siasn.flows.asn_records import (
     parse_enumeration_row,
     referensi_rows,
 )
+from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
 from siapp_siasn.models.record import validate_asn_record
 from siapp_siasn.store import QuarantineItem, Store
 from tests.flows._truth import expected_columns, expected_family
@@ -90,8 +92,8 @@ def test_plan_without_watermark_is_a_full_sweep(store: Store) -> None:
 
 
 def test_plan_with_watermark_and_recent_sweep_is_incremental(store: Store) -> None:
-    store.state.set_watermark(WM_CURSOR, "2026-02-27")
-    store.state.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=6))
+    store.state.set_watermark(ASN_CURSOR, "2026-02-27")
+    store.state.set_watermark(ASN_FULL_SWEEP, TODAY - dt.timedelta(days=6))
     assert decide_plan(store, PullParams(), TODAY) == Plan(
         "incremental", updated_since="2026-02-27"
     )
@@ -99,8 +101,8 @@ def test_plan_with_watermark_and_recent_sweep_is_incremental(store: Store) -> No
 
 @pytest.mark.parametrize("days_ago", [7, 30])
 def test_plan_after_a_week_without_sweep_is_full(store: Store, days_ago: int) -> None:
-    store.state.set_watermark(WM_CURSOR, "2026-02-27")
-    store.state.set_watermark(WM_FULL_SWEEP, TODAY - dt.timedelta(days=days_ago))
+    store.state.set_watermark(ASN_CURSOR, "2026-02-27")
+    store.state.set_watermark(ASN_FULL_SWEEP, TODAY - dt.timedelta(days=days_ago))
     assert decide_plan(store, PullParams(), TODAY).mode == "full"
     # the period is a parameter
     every_60 = PullParams(full_sweep_every_days=60)
@@ -108,19 +110,19 @@ def test_plan_after_a_week_without_sweep_is_full(store: Store, days_ago: int) ->
 
 
 def test_plan_with_cursor_but_no_sweep_record_is_full(store: Store) -> None:
-    store.state.set_watermark(WM_CURSOR, "2026-02-27")
+    store.state.set_watermark(ASN_CURSOR, "2026-02-27")
     assert decide_plan(store, PullParams(), TODAY).mode == "full"
 
 
 def test_plan_full_refresh_wins_over_watermarks(store: Store) -> None:
-    store.state.set_watermark(WM_CURSOR, "2026-03-01")
-    store.state.set_watermark(WM_FULL_SWEEP, TODAY)
+    store.state.set_watermark(ASN_CURSOR, "2026-03-01")
+    store.state.set_watermark(ASN_FULL_SWEEP, TODAY)
     assert decide_plan(store, PullParams(full_refresh=True), TODAY) == Plan("full")
 
 
 def test_plan_with_nips_fetches_exactly_those(store: Store) -> None:
-    store.state.set_watermark(WM_CURSOR, "2026-03-01")
-    store.state.set_watermark(WM_FULL_SWEEP, TODAY)
+    store.state.set_watermark(ASN_CURSOR, "2026-03-01")
+    store.state.set_watermark(ASN_FULL_SWEEP, TODAY)
     params = PullParams(nips=["197203151998031002", "196502091995041754", "197203151998031002"])
     plan = decide_plan(store, params, TODAY)
     assert plan == Plan("nips", nips=["196502091995041754", "197203151998031002"])
@@ -316,3 +318,32 @@ def test_referensi_rows_quarantines_bad_rows() -> None:
         )
         assert item.detail
     assert "id" in (bad[0].detail or "") and "not-a-guid" not in (bad[0].detail or "")
+
+
+# ------------------------------------------------------------------------------ quality gate
+def _pulled(read: int, quarantined: int) -> list[dict[str, Any]]:
+    """The lineage record (XCom) of one pull, as far as the gate reads it."""
+    return [{"flow": "F1", "counts": {"read": read, "quarantined": quarantined}}]
+
+
+def test_quality_gate_passes_a_small_run_above_the_rate(store: Store) -> None:
+    """2 quarantined of 61 is 3.3 % > 2 %, but two records on a quiet night fail no run."""
+    record = check_quality(store, _pulled(61, 2), QualityGate(), RunContext())
+    assert QualityGate() == QualityGate(max_quarantine_rate=0.02, min_quarantined=5)
+    assert record.failures == []
+    assert record.extra["quarantine_rate"] == round(2 / 61, 6)
+
+
+def test_quality_gate_passes_many_quarantined_below_the_rate(store: Store) -> None:
+    assert check_quality(store, _pulled(4000, 60), QualityGate(), RunContext()).failures == []
+
+
+def test_quality_gate_fails_when_count_and_rate_are_both_exceeded(store: Store) -> None:
+    gate = QualityGate(max_quarantine_rate=0.02, min_quarantined=5)
+    record = check_quality(store, _pulled(61, 5), gate, RunContext())
+    assert record.failures == [
+        "quarantine rate 8.20% (5 of 61) is above 2.00% with at least 5 quarantined"
+    ]
+    # the thresholds are the caller's: a stricter count fails the small run too
+    strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=2)
+    assert len(check_quality(store, _pulled(61, 2), strict, RunContext()).failures) == 1

@@ -1,34 +1,22 @@
 """Flows F1 and F2: SIASN reference data and ASN golongan IV/b+ into the hub's store.
 
-Pure Python (no Airflow): the operators, the CLI, the tests and the benchmarks call these.
-
-The ASN pull, in order:
-1. plan — a full sweep (on request, weekly, or without a watermark), the changes since the
-   watermark, or an explicit NIP list; a resumed run reuses the plan of its checkpoint;
-2. enumerate — the PKS endpoint lists NIPs ordered by NIP; an incremental run keeps only the
-   NIPs whose `updated` is newer than what the store holds; a malformed row is quarantined and
-   its employee still fetched when the row's NIP is usable;
-3. batches, in NIP order — the four endpoints of every employee are fetched concurrently (the
-   client bounds concurrency and rate), validated by the models, and written in one transaction
-   together with the quarantined ones and a checkpoint (the last NIP done). A killed run resumes
-   after that NIP, so it refetches at most the batch it was in;
-4. departures — on a full sweep, active employees that were not listed are marked departed
-   (unless some listed row had no usable NIP: then nobody can be called absent); an employee
-   the store already holds as departed, unchanged, is left alone;
-5. watermark — moved only after the last commit, and only when every employee was fetched.
+Pure Python (no Airflow), so that the operators, the CLI, the tests and the benchmarks run the
+same code. What a run does, step by step, is told once, for the people who run it, in the
+``doc_md`` of ``dags/siasn_asn_daily.py``; this module says how and why where it is not obvious.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from siapp_siasn.clients.errors import ApiError
+from siapp_siasn.flows import watermarks
 from siapp_siasn.flows.asn_records import (
     EmployeeRecord,
     build_employee,
@@ -37,19 +25,13 @@ from siapp_siasn.flows.asn_records import (
 )
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
-from siapp_siasn.models.nip import NipError, normalize_nip
-from siapp_siasn.models.siasn import REFERENCE_TABLES
+from siapp_siasn.models.nip import NipError, is_valid_nip, normalize_nip
 from siapp_siasn.store import AsnRow, QuarantineItem, Store
 from siapp_siasn.utils import sha256_json
 
 log = logging.getLogger(__name__)
 
-#: every reference table of F2 (one list, shared with the sandbox)
-DEFAULT_REFS = REFERENCE_TABLES
-
 STEP = "pull_asn"
-WM_CURSOR = "asn.updated_cursor"
-WM_FULL_SWEEP = "asn.last_full_sweep"
 
 
 @dataclass
@@ -80,6 +62,47 @@ class Target:
     updated: str | None = None  # the enumeration's `updated` (ISO), kept as the NIP's cursor
 
 
+#: what fetching one employee gave: a record to store, a quarantine item, or the fetch's error
+Fetched = EmployeeRecord | QuarantineItem | ApiError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Which employees of the plan a run has stored, in a form a checkpoint can hold.
+
+    Employees are started in NIP order but complete in any order, so "the last NIP done" cannot
+    say it: every NIP up to ``done_through`` is stored except those in ``not_done``, started
+    but not yet handed to a write. Those are at most the in-flight window and the batch being
+    collected, however slow one employee is (a list of the NIPs done would grow with the run).
+    """
+
+    done_through: str | None = None
+    not_done: frozenset[str] = frozenset()
+
+    def is_done(self, nip: str) -> bool:
+        return (
+            self.done_through is not None and nip <= self.done_through and nip not in self.not_done
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {"done_through": self.done_through, "not_done": sorted(self.not_done)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Progress:
+        # "last_nip": checkpoints of the batch-by-batch pull (every NIP up to it was stored)
+        through = state.get("done_through", state.get("last_nip"))
+        return cls(through, frozenset(state.get("not_done") or ()))
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Thresholds of :func:`check_quality`: the quarantine gate fails only when both are
+    exceeded, so that 2 records out of 61 on a quiet night do not fail the run."""
+
+    max_quarantine_rate: float = 0.02
+    min_quarantined: int = 5
+
+
 # ---------------------------------------------------------------------------------------------
 # F2: reference data
 # ---------------------------------------------------------------------------------------------
@@ -87,34 +110,34 @@ async def pull_referensi(
     client: Any, store: Store, refs: Sequence[str], run: RunContext, page_size: int = 500
 ) -> LineageRecord:
     """Pull every reference table; rows a full pull no longer lists become inactive."""
-    started = time.monotonic()
-    record = run.lineage(
+    with run.lineage_scope(
         "F2",
         source=Endpoint(system="siasn", endpoint="/referensi_siasn/1/{ref}/search"),
         target=Endpoint(system="hub-store", endpoint="referensi"),
         extra={"refs": list(refs)},
-    )
-    digest = ContentDigest()
-    async with client:
-        for ref in refs:
-            raw_rows = [row async for row in client.iter_referensi(ref, page_size=page_size)]
-            rows, bad = referensi_rows(ref, raw_rows)
-            with store.transaction() as conn:
-                counts = store.referensi.upsert(ref, rows, full=True, conn=conn)
-                store.quarantine.add(bad, run_id=run.run_id, conn=conn)
-            for row in rows:
-                digest.add(f"{ref}:{row['id']}", sha256_json(row["payload"]))
-            record.counts.add(
-                read=len(raw_rows),
-                valid=len(rows),
-                inserted=counts.inserted,
-                updated=counts.updated,
-                unchanged=counts.unchanged,
-                quarantined=len(bad),
-            )
-        record.requests = client.metrics()
-    record.content_digest = digest.hexdigest()
-    return record.finish(started)
+    ) as record:
+        digest = ContentDigest()
+        async with client:
+            for ref in refs:
+                raw_rows = [row async for row in client.iter_referensi(ref, page_size=page_size)]
+                rows, bad = referensi_rows(ref, raw_rows)
+                # pages are read one after the other: no request is in flight during the write
+                with store.transaction() as conn:
+                    counts = store.referensi.upsert(ref, rows, full=True, conn=conn)
+                    store.quarantine.add(bad, run_id=run.run_id, conn=conn)
+                for row in rows:
+                    digest.add(f"{ref}:{row['id']}", sha256_json(row["payload"]))
+                record.counts.add(
+                    read=len(raw_rows),
+                    valid=len(rows),
+                    inserted=counts.inserted,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    quarantined=len(bad),
+                )
+            record.requests = client.metrics()
+        record.content_digest = digest.hexdigest()
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,8 +146,8 @@ async def pull_referensi(
 def decide_plan(store: Store, params: PullParams, today: date) -> Plan:
     if params.nips:
         return Plan("nips", nips=sorted(set(params.nips)))
-    cursor = store.state.get_watermark(WM_CURSOR)
-    last_full = store.state.get_watermark(WM_FULL_SWEEP)
+    cursor = store.state.get_watermark(watermarks.ASN_CURSOR)
+    last_full = store.state.get_watermark(watermarks.ASN_FULL_SWEEP)
     sweep_due = last_full is None or (
         today - date.fromisoformat(last_full) >= timedelta(days=params.full_sweep_every_days)
     )
@@ -134,14 +157,9 @@ def decide_plan(store: Store, params: PullParams, today: date) -> Plan:
 
 
 async def enumerate_targets(
-    client: Any, store: Store, plan: Plan, record: LineageRecord, done_through: str | None = None
+    client: Any, store: Store, plan: Plan, record: LineageRecord
 ) -> list[Target]:
-    """The NIPs to fetch, sorted; bad enumeration rows are quarantined, never fatal.
-
-    ``done_through``: the last NIP a resumed run already stored. Those NIPs stay in the list
-    (the caller skips them) even though the store now holds them at their listed day, so a
-    resumed run plans, counts and moves the cursor exactly as an uninterrupted one.
-    """
+    """The NIPs to fetch, sorted; bad enumeration rows are quarantined, never fatal."""
     if plan.mode == "nips":
         return [Target(nip) for nip in plan.nips]
     since = date.fromisoformat(plan.updated_since) if plan.updated_since else None
@@ -172,6 +190,7 @@ async def enumerate_targets(
             listed.setdefault(nip, Target(nip))
             continue
         listed[row.nip] = Target(row.nip, row.updated)
+    # no request is in flight here (pages are read one after the other): direct store calls
     if bad:
         store.quarantine.add(bad, run_id=record.run_id or "")
         record.counts.add(quarantined=len(bad))
@@ -185,15 +204,12 @@ async def enumerate_targets(
         targets = [
             t
             for t in targets
-            if t.updated is None
-            or known.get(t.nip) is None
-            or t.updated > known[t.nip]
-            or (done_through is not None and t.nip <= done_through)
+            if t.updated is None or known.get(t.nip) is None or t.updated > known[t.nip]
         ]
     return targets
 
 
-async def _fetch(client: Any, target: Target) -> EmployeeRecord | QuarantineItem | ApiError:
+async def _fetch(client: Any, target: Target) -> Fetched:
     try:
         parts = await client.get_employee(target.nip)
     except ApiError as exc:
@@ -222,126 +238,224 @@ def _already_departed(store: Store, rows: Iterable[AsnRow]) -> set[str]:
     return settled
 
 
-def _chunks(items: Sequence[Target], size: int) -> Iterable[Sequence[Target]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+@dataclass
+class _AsnBatchWriter:
+    """Writes one batch of fetched employees with its checkpoint, in one transaction.
+
+    Called in a worker thread, one batch at a time, while the event loop keeps fetching: it
+    alone updates the record's counts and the digest until the stream ends.
+    """
+
+    store: Store
+    run: RunContext
+    record: LineageRecord
+    plan: Plan
+    #: what the plan fixed before the first batch, carried by every checkpoint
+    planned: dict[str, Any]
+    digest: ContentDigest
+    batch_no: int
+
+    def __call__(self, batch: list[tuple[Target, Fetched]], progress: Progress) -> None:
+        store, run, record = self.store, self.run, self.record
+        rows: list[AsnRow] = []
+        bad: list[QuarantineItem] = []
+        leaving: dict[str, list[str]] = {}
+        for target, result in batch:
+            if isinstance(result, ApiError):
+                bad.append(
+                    QuarantineItem(
+                        flow="F1",
+                        entity_kind="asn",
+                        key=target.nip,
+                        reason="fetch_failed",
+                        detail=f"{result.status} {result.endpoint}",
+                    )
+                )
+            elif isinstance(result, QuarantineItem):
+                bad.append(result)
+            else:
+                rows.append(result.row)
+                self.digest.add(
+                    result.row.nip, result.row.record_hash + (result.row.family_hash or "")
+                )
+                if result.departure_reason:
+                    leaving.setdefault(result.departure_reason, []).append(result.row.nip)
+                if result.unknown_fields:
+                    record.extra["unknown_fields"] = sorted(
+                        set(record.extra.get("unknown_fields", [])) | set(result.unknown_fields)
+                    )
+        departing = {nip for nips in leaving.values() for nip in nips}
+        settled = _already_departed(store, (r for r in rows if r.nip in departing))
+        if settled:
+            rows = [r for r in rows if r.nip not in settled]
+            leaving = {
+                reason: kept
+                for reason, nips in leaving.items()
+                if (kept := [n for n in nips if n not in settled])
+            }
+        self.batch_no += 1
+        failed = sum(1 for b in bad if b.reason == "fetch_failed")
+        record.counts.add(
+            read=len(batch), valid=len(rows), quarantined=len(bad) - failed, failed=failed
+        )
+        with store.transaction() as conn:
+            counts = store.asn.apply_batch(rows, run.run_id, run.now, quarantine=bad, conn=conn)
+            for reason, nips in leaving.items():
+                left = store.asn.mark_departed(
+                    nips, run.local_date, reason, run_id=run.run_id, as_of=run.now, conn=conn
+                )
+                record.counts.add(departed=left.departed)
+            record.counts.add(
+                inserted=counts.inserted,
+                updated=counts.updated,
+                unchanged=counts.unchanged + len(settled),
+            )
+            state = {
+                "plan": self.plan.to_state(),
+                **self.planned,
+                **progress.to_state(),
+                "counts": record.counts.model_dump(),
+                "digest": self.digest.to_state(),
+            }
+            store.state.save_checkpoint(run.run_key, STEP, self.batch_no, state, conn=conn)
+
+
+async def _fetch_and_store(
+    client: Any,
+    todo: Sequence[Target],
+    batch_size: int,
+    progress: Progress,
+    write: Callable[[list[tuple[Target, Fetched]], Progress], None],
+    on_written: Callable[[int], None],
+) -> None:
+    """Fetch ``todo`` through the client's bounded map and hand every ``batch_size``
+    completions to ``write`` in a worker thread.
+
+    No barrier per batch: the map keeps its window full whichever batch an employee falls in,
+    so a slow, retried employee holds one slot, not the pool. Writes run one at a time off the
+    event loop (a commit stalls no request); fetching goes on meanwhile and pauses only when
+    the next batch is complete before the previous one is stored.
+    """
+    # NIPs that may lie at or below a checkpoint's done_through but are not stored: started
+    # and not yet handed to a write, and what the previous attempt left undone
+    open_nips = {t.nip for t in todo if progress.done_through and t.nip <= progress.done_through}
+    done_through = progress.done_through
+    handoff: asyncio.Queue[list[tuple[Target, Fetched]] | None] = asyncio.Queue(maxsize=1)
+
+    def started() -> Iterator[Target]:
+        for target in todo:  # in NIP order: whatever is not started lies above done_through
+            open_nips.add(target.nip)
+            yield target
+
+    async def collect() -> None:
+        buffer: list[tuple[Target, Fetched]] = []
+        async for target, result in client.api.map(functools.partial(_fetch, client), started()):
+            if not isinstance(result, Fetched):  # a bug, not an API error: fail the run
+                raise result
+            buffer.append((target, result))
+            if len(buffer) >= batch_size:
+                await handoff.join()  # the previous batch is stored
+                await handoff.put(buffer)
+                buffer = []
+        await handoff.join()
+        if buffer:
+            await handoff.put(buffer)
+        await handoff.put(None)
+
+    async def store_batches() -> None:
+        nonlocal done_through
+        while (batch := await handoff.get()) is not None:
+            nips = [t.nip for t, _ in batch]
+            open_nips.difference_update(nips)
+            done_through = max(done_through or "", *nips)
+            after = Progress(done_through, frozenset(n for n in open_nips if n <= done_through))
+            writing = asyncio.ensure_future(asyncio.to_thread(write, batch, after))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # a thread cannot be stopped: let its transaction end before the caller goes on
+                await asyncio.wait([writing])
+                raise
+            on_written(len(batch))
+            handoff.task_done()
+
+    collector = asyncio.create_task(collect())
+    writer = asyncio.create_task(store_batches())
+    try:
+        await asyncio.wait((collector, writer), return_when=asyncio.FIRST_EXCEPTION)
+        for task in (writer, collector):
+            if task.done() and (exc := task.exception()) is not None:
+                raise exc
+    finally:
+        for task in (collector, writer):
+            task.cancel()
+        await asyncio.gather(collector, writer, return_exceptions=True)
 
 
 async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContext) -> LineageRecord:
     """Pull data utama + keluarga of ASN IV/b+ into the store (resumable, idempotent)."""
-    started = time.monotonic()
     today = run.local_date
-    record = run.lineage(
+    with run.lineage_scope(
         "F1",
         source=Endpoint(
             system="siasn",
             endpoint="/apisiasn/1.0/pns/{data-utama,data-pasangan,data-anak,data-ortu}/{nip}",
         ),
         target=Endpoint(system="hub-store", endpoint="asn, asn_history, asn_family"),
-    )
-    checkpoint = store.state.load_checkpoint(run.run_key, STEP)
-    state: dict[str, Any] = dict(checkpoint.state) if checkpoint is not None else {}
-    if checkpoint is not None:
-        plan = Plan.from_state(state["plan"])
-        record.counts = record.counts.model_validate(state.get("counts", {}))
-        record.extra["resumed_after_batch"] = checkpoint.batch_no
-        log.info("resuming %s after batch %d", STEP, checkpoint.batch_no)
-    else:
-        plan = decide_plan(store, params, today)
-    last_done: str | None = state.get("last_nip")
-    fetch_failed = record.counts.failed
-    batch_no = checkpoint.batch_no if checkpoint is not None else 0
-    digest = ContentDigest.from_state(state.get("digest"))
-    record.window = {
-        "mode": plan.mode,
-        "updated_since": plan.updated_since,
-        "as_of": today.isoformat(),
-    }
-
-    async with client:
-        counted = record.counts.quarantined
-        targets = await enumerate_targets(client, store, plan, record, last_done)
+    ) as record:
+        checkpoint = store.state.load_checkpoint(run.run_key, STEP)
+        state: dict[str, Any] = dict(checkpoint.state) if checkpoint is not None else {}
         if checkpoint is not None:
-            # the first attempt counted (and stored) the listing's bad rows already
-            record.counts.quarantined = counted
-        max_updated = max((t.updated for t in targets if t.updated), default=None)
-        todo = [t for t in targets if last_done is None or t.nip > last_done]
-        total = len(targets)
-        record.extra["to_fetch"] = total
-        log.info("%s: mode=%s, %d employees to fetch, %d left", STEP, plan.mode, total, len(todo))
-        done = total - len(todo)
-        for batch in _chunks(todo, params.batch_size):
-            results = await asyncio.gather(*(_fetch(client, t) for t in batch))
-            rows: list[AsnRow] = []
-            bad: list[QuarantineItem] = []
-            leaving: dict[str, list[str]] = {}
-            for target, result in zip(batch, results, strict=True):
-                if isinstance(result, ApiError):
-                    fetch_failed += 1
-                    bad.append(
-                        QuarantineItem(
-                            flow="F1",
-                            entity_kind="asn",
-                            key=target.nip,
-                            reason="fetch_failed",
-                            detail=f"{result.status} {result.endpoint}",
-                        )
-                    )
-                elif isinstance(result, QuarantineItem):
-                    bad.append(result)
-                else:
-                    rows.append(result.row)
-                    digest.add(
-                        result.row.nip, result.row.record_hash + (result.row.family_hash or "")
-                    )
-                    if result.departure_reason:
-                        leaving.setdefault(result.departure_reason, []).append(result.row.nip)
-                    if result.unknown_fields:
-                        record.extra["unknown_fields"] = sorted(
-                            set(record.extra.get("unknown_fields", [])) | set(result.unknown_fields)
-                        )
-            departing = {nip for nips in leaving.values() for nip in nips}
-            settled = _already_departed(store, (r for r in rows if r.nip in departing))
-            if settled:
-                rows = [r for r in rows if r.nip not in settled]
-                leaving = {
-                    reason: kept
-                    for reason, nips in leaving.items()
-                    if (kept := [n for n in nips if n not in settled])
-                }
-            batch_no += 1
-            last_done = batch[-1].nip
-            failed_now = sum(1 for b in bad if b.reason == "fetch_failed")
-            record.counts.add(
-                read=len(batch),
-                valid=len(rows),
-                quarantined=len(bad) - failed_now,
-                failed=failed_now,
-            )
-            with store.transaction() as conn:
-                counts = store.asn.apply_batch(rows, run.run_id, run.now, quarantine=bad, conn=conn)
-                for reason, nips in leaving.items():
-                    left = store.asn.mark_departed(
-                        nips, today, reason, run_id=run.run_id, as_of=run.now, conn=conn
-                    )
-                    record.counts.add(departed=left.departed)
-                record.counts.add(
-                    inserted=counts.inserted,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged + len(settled),
-                )
-                state = {
-                    "plan": plan.to_state(),
-                    "last_nip": last_done,
-                    "counts": record.counts.model_dump(),
-                    "digest": digest.to_state(),
-                }
-                store.state.save_checkpoint(run.run_key, STEP, batch_no, state, conn=conn)
-            done += len(batch)
-            if run.progress:
-                run.progress(done, total)
+            plan = Plan.from_state(state["plan"])
+            record.counts = record.counts.model_validate(state.get("counts", {}))
+            record.extra["resumed_after_batch"] = checkpoint.batch_no
+            log.info("resuming %s after batch %d", STEP, checkpoint.batch_no)
+        else:
+            plan = decide_plan(store, params, today)
+        progress = Progress.from_state(state)
+        record.window = {
+            "mode": plan.mode,
+            "updated_since": plan.updated_since,
+            "as_of": today.isoformat(),
+        }
 
-        # read before the write transaction: SQLite allows one writer and this is a read
+        async with client:
+            counted = record.counts.quarantined
+            targets = await enumerate_targets(client, store, plan, record)
+            if checkpoint is not None:
+                # the first attempt counted (and stored) the listing's bad rows already
+                record.counts.quarantined = counted
+            # An incremental listing filtered on what the store holds no longer shows what this
+            # run stored: a resumed run takes the size and the cursor the plan had at the start.
+            total: int = state.get("to_fetch", len(targets))
+            max_updated: str | None = state.get(
+                "cursor", max((t.updated for t in targets if t.updated), default=None)
+            )
+            writer = _AsnBatchWriter(
+                store,
+                run,
+                record,
+                plan,
+                {"to_fetch": total, "cursor": max_updated},
+                ContentDigest.from_state(state.get("digest")),
+                checkpoint.batch_no if checkpoint is not None else 0,
+            )
+            todo = [t for t in targets if not progress.is_done(t.nip)]
+            record.extra["to_fetch"] = total
+            log.info(
+                "%s: mode=%s, %d employees to fetch, %d left", STEP, plan.mode, total, len(todo)
+            )
+            done = total - len(todo)
+
+            def written(n: int) -> None:
+                nonlocal done
+                done += n
+                run.report_progress(done, total)
+
+            await _fetch_and_store(client, todo, params.batch_size, progress, writer, written)
+            record.requests = client.metrics()
+
+        # every request has ended: the store calls below stall nothing
         absent = (
             store.asn.active_nips() - {t.nip for t in targets} if plan.mode == "full" else set()
         )
@@ -355,6 +469,7 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
             )
             record.extra["departures_skipped"] = len(absent)
             absent = set()
+        fetch_failed = record.counts.failed
         with store.transaction() as conn:
             if absent:
                 left = store.asn.mark_departed(
@@ -368,90 +483,78 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                 record.counts.add(departed=left.departed)
             if plan.mode != "nips" and fetch_failed == 0:
                 if max_updated is not None:
-                    store.state.set_watermark(WM_CURSOR, max_updated, conn=conn)
+                    store.state.set_watermark(watermarks.ASN_CURSOR, max_updated, conn=conn)
                 elif plan.mode == "full":
-                    store.state.set_watermark(WM_CURSOR, today, conn=conn)
+                    store.state.set_watermark(watermarks.ASN_CURSOR, today, conn=conn)
                 if plan.mode == "full":
-                    store.state.set_watermark(WM_FULL_SWEEP, today, conn=conn)
+                    store.state.set_watermark(watermarks.ASN_FULL_SWEEP, today, conn=conn)
             store.state.clear_checkpoint(run.run_key, STEP, conn=conn)
-        record.requests = client.metrics()
 
-    if fetch_failed:
-        log.warning(
-            "%d employees could not be fetched: watermark not moved, next run retries them",
-            fetch_failed,
-        )
-    record.content_digest = digest.hexdigest()
-    record.window["cursor"] = max_updated
-    return record.finish(started)
+        if fetch_failed:
+            log.warning(
+                "%d employees could not be fetched: watermark not moved, next run retries them",
+                fetch_failed,
+            )
+        record.content_digest = writer.digest.hexdigest()
+        record.window["cursor"] = max_updated
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
 # quality gates
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class QualityResult:
-    record: LineageRecord
-    failures: list[str]
+def check_quality(store: Store, upstream: Any, gate: QualityGate, run: RunContext) -> LineageRecord:
+    """Gates on the mirror after a pull: reference ids known, NIPs well formed, SCD2
+    consistent, and not too much quarantined (``gate``).
 
-
-def check_quality(
-    store: Store, upstream: Any, max_quarantine_rate: float, run: RunContext
-) -> QualityResult:
-    """Gates on the mirror after a pull: reference ids known, NIPs well formed, quarantine rate.
-
-    Returns the failures (counts and field names only) rather than raising, so the caller can
-    publish the lineage record first and then fail the task.
+    The failures (counts and field names only) go in ``record.failures`` rather than being
+    raised, so that the caller publishes the lineage record first and then fails the task.
     """
-    from siapp_siasn.models.nip import is_valid_nip
-
-    started = time.monotonic()
     pulls = [
         u for u in (upstream if isinstance(upstream, list) else [upstream]) if isinstance(u, dict)
     ]
-    record = run.lineage(
+    with run.lineage_scope(
         "F1-quality",
         source=Endpoint(system="hub-store", endpoint="asn, referensi"),
         target=Endpoint(system="hub-store", endpoint="quality"),
-    )
-    failures: list[str] = []
-    unknown = store.quality.unknown_reference_ids()
-    by_column: dict[str, int] = {}
-    for item in unknown:
-        by_column[item.column] = by_column.get(item.column, 0) + item.rows
-    for column, count in sorted(by_column.items()):
-        failures.append(
-            f"{count} active employees have a {column} missing from the reference tables"
-        )
-    active = store.asn.active_nips()
-    bad_nips = sum(1 for nip in active if not is_valid_nip(nip))
-    if bad_nips:
-        failures.append(f"{bad_nips} active employees have a malformed NIP")
-    counts = store.quality.counts()
-    for name in (
-        "asn_without_open_version",
-        "asn_with_several_open_versions",
-        "asn_open_version_mismatch",
-    ):
-        if counts.get(name):
-            failures.append(f"SCD2 check {name}: {counts[name]}")
-    read = sum(int(p.get("counts", {}).get("read", 0)) for p in pulls if p.get("flow") == "F1")
-    quarantined = sum(
-        int(p.get("counts", {}).get("quarantined", 0)) for p in pulls if p.get("flow") == "F1"
-    )
-    rate = quarantined / read if read else 0.0
-    if rate > max_quarantine_rate:
-        failures.append(
-            f"quarantine rate {rate:.2%} ({quarantined} of {read})"
-            f" is above {max_quarantine_rate:.2%}"
-        )
-    record.counts.add(read=len(active), valid=len(active) - bad_nips, quarantined=quarantined)
-    record.extra = {
-        "unknown_reference_ids": by_column,
-        "malformed_nips": bad_nips,
-        "quarantine_rate": round(rate, 6),
-        "max_quarantine_rate": max_quarantine_rate,
-        "scd2": counts,
-        "failures": failures,
-    }
-    return QualityResult(record.finish(started, processed=len(active)), failures)
+    ) as record:
+        failures: list[str] = []
+        by_column: dict[str, int] = {}
+        for item in store.quality.unknown_reference_ids():
+            by_column[item.column] = by_column.get(item.column, 0) + item.rows
+        for column, count in sorted(by_column.items()):
+            failures.append(
+                f"{count} active employees have a {column} missing from the reference tables"
+            )
+        active = store.asn.active_nips()
+        bad_nips = sum(1 for nip in active if not is_valid_nip(nip))
+        if bad_nips:
+            failures.append(f"{bad_nips} active employees have a malformed NIP")
+        counts = store.quality.counts()
+        for name in (
+            "asn_without_open_version",
+            "asn_with_several_open_versions",
+            "asn_open_version_mismatch",
+        ):
+            if counts.get(name):
+                failures.append(f"SCD2 check {name}: {counts[name]}")
+        f1 = [p.get("counts", {}) for p in pulls if p.get("flow") == "F1"]
+        read = sum(int(c.get("read", 0)) for c in f1)
+        quarantined = sum(int(c.get("quarantined", 0)) for c in f1)
+        rate = quarantined / read if read else 0.0
+        if quarantined >= gate.min_quarantined and rate > gate.max_quarantine_rate:
+            failures.append(
+                f"quarantine rate {rate:.2%} ({quarantined} of {read}) is above "
+                f"{gate.max_quarantine_rate:.2%} with at least {gate.min_quarantined} quarantined"
+            )
+        record.counts.add(read=len(active), valid=len(active) - bad_nips, quarantined=quarantined)
+        record.extra = {
+            "unknown_reference_ids": by_column,
+            "malformed_nips": bad_nips,
+            "quarantine_rate": round(rate, 6),
+            "max_quarantine_rate": gate.max_quarantine_rate,
+            "min_quarantined": gate.min_quarantined,
+            "scd2": counts,
+        }
+        record.failures = failures
+    return record

@@ -1,23 +1,26 @@
-"""Operators of the nightly ASN pull (F1) and the reference pull (F2).
+"""Operators of the ``siasn_asn_daily`` DAG: each names its call into
+:mod:`siapp_siasn.flows.asn_pull`; :class:`~siapp_siasn.operators.base.HubOperator` does the rest.
 
-Thin adapters over `siapp_siasn.flows.asn_pull`: connections in, lineage out.
+Flows are imported inside ``run_flow`` so that parsing a DAG file imports no store or client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
-
-from airflow.sdk.exceptions import AirflowException
 
 from siapp_siasn.operators.base import HubOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from siapp_siasn.flows.context import RunContext
+    from siapp_siasn.lineage import LineageRecord
+    from siapp_siasn.store import Store
 
+
+# Templated fields arrive as native values (render_template_as_native_obj) or as strings.
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -32,19 +35,11 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-class _SiasnOperator(HubOperator):
-    def __init__(self, *, siasn_conn_id: str = "siasn_api", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.siasn_conn_id = siasn_conn_id
+class SiasnReferensiOperator(HubOperator):
+    """F2: pull SIASN reference tables into the store.
 
-    def siasn_client(self):
-        from siapp_siasn.hooks import SiasnHook
-
-        return SiasnHook(siasn_conn_id=self.siasn_conn_id).get_client()
-
-
-class SiasnReferensiOperator(_SiasnOperator):
-    """F2: pull every SIASN reference table into the store."""
+    :param refs: the tables to pull (default: every table the hub knows).
+    """
 
     template_fields: Sequence[str] = ("refs",)
     ui_color = "#d8f0e3"
@@ -53,19 +48,21 @@ class SiasnReferensiOperator(_SiasnOperator):
         super().__init__(**kwargs)
         self.refs = list(refs) if refs else None
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from siapp_siasn.flows.asn_pull import DEFAULT_REFS, pull_referensi
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
+        from siapp_siasn.flows.asn_pull import pull_referensi
+        from siapp_siasn.models.siasn import REFERENCE_TABLES
 
-        store = self.get_store()
-        run = self.run_context(context)
-        record = asyncio.run(
-            pull_referensi(self.siasn_client(), store, self.refs or DEFAULT_REFS, run)
-        )
-        return self.publish(context, store, record)
+        return pull_referensi(self.siasn_client(), store, self.refs or REFERENCE_TABLES, run)
 
 
-class SiasnAsnPullOperator(_SiasnOperator):
-    """F1: pull data utama + keluarga of ASN golongan IV/b and above (incremental, resumable)."""
+class SiasnAsnPullOperator(HubOperator):
+    """F1: pull data utama + keluarga of ASN golongan IV/b and above.
+
+    :param full_refresh: sweep every employee, not only the changes.
+    :param nips: pull only these NIPs.
+    :param batch_size: employees per committed batch.
+    :param full_sweep_every_days: days between two automatic full sweeps.
+    """
 
     template_fields: Sequence[str] = ("full_refresh", "nips", "batch_size")
     ui_color = "#cfe8f7"
@@ -85,44 +82,42 @@ class SiasnAsnPullOperator(_SiasnOperator):
         self.batch_size = batch_size
         self.full_sweep_every_days = full_sweep_every_days
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.asn_pull import PullParams, pull_asn
 
         params = PullParams(
             full_refresh=_as_bool(self.full_refresh),
             nips=_as_list(self.nips),
             batch_size=int(self.batch_size),
-            full_sweep_every_days=self.full_sweep_every_days,
+            full_sweep_every_days=int(self.full_sweep_every_days),
         )
-        store = self.get_store()
-        run = self.run_context(context)
-        run.progress = self._log_progress
-        record = asyncio.run(pull_asn(self.siasn_client(), store, params, run))
-        return self.publish(context, store, record)
-
-    def _log_progress(self, done: int, total: int) -> None:
-        pct = 100.0 * done / total if total else 100.0
-        self.log.info("pull_asn progress: %d / %d employees (%.1f%%)", done, total, pct)
+        return pull_asn(self.siasn_client(), store, params, run)
 
 
 class AsnQualityCheckOperator(HubOperator):
-    """Quality gates on the mirror after a pull; fails with counts when a gate is not met."""
+    """Quality gates on the mirror after the pulls it follows.
 
-    template_fields: Sequence[str] = ("max_quarantine_rate",)
+    :param max_quarantine_rate: share of the pulled records quarantined above which the
+        quarantine gate fails (only with ``min_quarantined`` reached too).
+    :param min_quarantined: quarantined records below which the quarantine gate never fails.
+    """
+
+    template_fields: Sequence[str] = ("max_quarantine_rate", "min_quarantined")
     ui_color = "#f7e3cf"
 
-    def __init__(self, *, max_quarantine_rate: float | str = 0.02, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_quarantine_rate: float | str = 0.02,
+        min_quarantined: int | str = 5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.max_quarantine_rate = max_quarantine_rate
+        self.min_quarantined = min_quarantined
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from siapp_siasn.flows.asn_pull import check_quality
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> LineageRecord:
+        from siapp_siasn.flows.asn_pull import QualityGate, check_quality
 
-        store = self.get_store()
-        run = self.run_context(context)
-        pulls = context["ti"].xcom_pull(task_ids=self.lineage_sources()) or []
-        result = check_quality(store, pulls, float(self.max_quarantine_rate), run)
-        payload = self.publish(context, store, result.record)
-        if result.failures:
-            raise AirflowException("quality checks failed: " + "; ".join(result.failures))
-        return payload
+        gate = QualityGate(float(self.max_quarantine_rate), int(self.min_quarantined))
+        return check_quality(store, self.upstream_records(context), gate, run)
