@@ -29,30 +29,50 @@ however often a run is retried or killed.
 **Tasks**
 
 1. `collect` — usulan, verifikasi, keppres and PIC records SIAPP NV changed since the watermark
-   of each resource. The **scope check** happens here, before anything can leave: jenis
-   KP / PEMBERHENTIAN / PENGANGKATAN, kategori JPT_UTAMA / JPT_MADYA / JF_AHLI_UTAMA,
-   PENGANGKATAN only for JF_AHLI_UTAMA, the NIP active and golongan IV/b+ in the ASN mirror
-   (DAG `siasn_asn_daily`). A refused usulan is quarantined with its reason, kept in the outbox
-   as `rejected` (audit, never sent), and reported to SIAPP NV through an outbox item of flow
-   `penolakan`. Items, quarantine, lifecycle and the watermark commit in one transaction.
-   Usulan wait (watermark untouched) until the ASN mirror has been loaded once.
+   of each resource (the newest `updated_at` seen; the edge is read again and de-duplicated by
+   Idempotency-Key; a record changed during the walk counts in its latest form). The **scope
+   check** happens here, before anything can leave: jenis KP / PEMBERHENTIAN / PENGANGKATAN,
+   kategori JPT_UTAMA / JPT_MADYA / JF_AHLI_UTAMA, PENGANGKATAN only for JF_AHLI_UTAMA, the NIP
+   active and golongan IV/b+ in the ASN mirror (DAG `siasn_asn_daily`), and a body SIASN would
+   accept. A refused usulan is quarantined with its reason, kept in the outbox as `rejected`
+   (audit, never sent), and reported to SIAPP NV once through an outbox item of flow
+   `penolakan`; a verifikasi, Keppres or PIC record of a refused usulan is kept `rejected` too
+   (`USULAN_DITOLAK_HUB`). Invalid records are quarantined. Items, quarantine, lifecycle and the
+   watermark of one resource commit in one transaction. Usulan wait (watermark untouched) until
+   the ASN mirror has been loaded once.
 2. `push_siasn` — due items of flows `usulan` (F5), `verifikasi-setneg` (F6), `keppres` (F7) and
-   `pic` (F8): documents first (downloaded from SIAPP NV, sha256 and size checked, uploaded to
-   `upload-dok`, the Keppres copy to `upload-dok-sk-kp`, recorded in the document ledger and
-   reused from it), then the record. Asset `siasn://usulan`.
-3. `status_back` — BKN status rows changed since the watermark (MS / TMS / BTS with alasan,
-   pertek and ralat pertek numbers and files) update the usulan lifecycle and become outbox items
-   `status-usulan` (F3), `pertek` / `ralat-pertek` (F4). Runs even when an upstream task failed.
+   `pic` (F8). Documents first: downloaded from SIAPP NV, checked against the sha256 and size
+   SIAPP NV announced and the download's checksum header (a document that does not match is
+   never forwarded), uploaded to `upload-dok` (the Keppres copy to `upload-dok-sk-kp`) and
+   recorded in the document ledger before the record that refers to them is sent; a later
+   attempt, or a new usulan version keeping a document, reuses the SIASN copy instead of
+   uploading it again. Then the record. Asset `siasn://usulan`.
+3. `status_back` — BKN status rows changed since the watermark (a day: today's rows are read
+   again on every run, and a status read twice is the same message) update the usulan
+   lifecycle and become outbox items `status-usulan` (F3), `pertek` / `ralat-pertek` (F4) when
+   a row announces the PDF; one transaction. Runs even when an upstream task failed.
 4. `push_siapp` — due items `status-usulan`, `pertek` and `ralat-pertek` (the PDF downloaded from
    SIASN, checked against the sha256 SIASN lists, sent with its sha256) and `penolakan`.
    Asset `siapp://status`. Runs even when an upstream task failed.
 
-Both push tasks are the same engine: a failed item is retried at an exponential, jittered
-`next_attempt_at` and goes to the dead letters (view `v_outbox_dead`) after `max_attempts`;
-items about one usulan keep their order, different usulan never wait for each other. A document
-whose bytes do not match what its owner announced is never forwarded. Every task returns a
-lineage record (XCom), stores it and attaches it to its Asset event; no personal data is logged
-or put in XCom.
+Both push tasks are the same engine. A POST whose answer was lost (timeout, killed task) is sent
+again with the same body and Idempotency-Key, and the other side replays its first answer; a
+delivery is recorded together with what it means for the lifecycle, in one transaction. A
+failed item is retried at an exponential, jittered `next_attempt_at` and goes to the dead
+letters (view `v_outbox_dead`) after `max_attempts`; items about one usulan toward one side keep
+their order (a later one waits while an earlier one is in backoff), different usulan never wait
+for each other. Only a failure of the store stops a push task: the outbox is the source of
+truth and the next run goes on from it. A bad setting (an unknown target or resource, a retry
+policy with `backoff_base_s` > `backoff_max_s`) fails the task without retries. Every task
+returns a lineage record (XCom), stores it and attaches it to its Asset event; no personal data
+is logged or put in XCom.
+
+**Lifecycle stamps** (table `usulan_lifecycle`, the first time wins): `submitted_at` = SIAPP
+NV's `created_at`; `setneg_verified_at` = the verification's `verified_at`; `keppres_at` = the
+Keppres record's `updated_at`; `sent_at` / `keppres_sent_at` = when SIASN accepted the POST;
+`bkn_verified_at`, `pertek_at`, `ralat_at`, `keppres_applied_at` = when the hub first saw the
+BKN status (SIASN only gives a day, so the observation time bounds the event from above, to
+within one schedule interval).
 
 **Params**
 
@@ -85,11 +105,46 @@ with DAG(
     tags=["siasn", "siapp", "F3", "F4", "F5", "F6", "F7", "F8"],
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
     params={
-        "max_attempts": Param(8, type="integer", minimum=1, maximum=100),
-        "push_limit": Param(500, type="integer", minimum=1, maximum=10000),
-        "concurrency": Param(8, type="integer", minimum=1, maximum=64),
-        "backoff_base_s": Param(60, type="number", minimum=1, maximum=3600),
-        "backoff_max_s": Param(21600, type="number", minimum=60, maximum=604800),
+        "max_attempts": Param(
+            8,
+            type="integer",
+            minimum=1,
+            maximum=100,
+            description="Failed delivery attempts after which an outbox item goes to the dead "
+            "letters (view v_outbox_dead).",
+        ),
+        "push_limit": Param(
+            500,
+            type="integer",
+            minimum=1,
+            maximum=10000,
+            description="Due outbox items each push task takes per run, oldest first; the rest "
+            "wait for the next run.",
+        ),
+        "concurrency": Param(
+            8,
+            type="integer",
+            minimum=1,
+            maximum=64,
+            description="Usulan each push task delivers in parallel (items of one usulan always "
+            "go one after the other).",
+        ),
+        "backoff_base_s": Param(
+            60,
+            type="number",
+            minimum=1,
+            maximum=3600,
+            description="Seconds before retrying an item after its first failed attempt; "
+            "doubles with each failure, with jitter.",
+        ),
+        "backoff_max_s": Param(
+            21600,
+            type="number",
+            minimum=60,
+            maximum=604800,
+            description="The longest wait in seconds between two attempts at one item (not "
+            "below backoff_base_s).",
+        ),
     },
 ) as dag:
     collect = SiappCollectOperator(task_id="collect")

@@ -15,12 +15,13 @@ from typing import Any
 from siapp_sandbox.testing import RunningSandbox
 from siapp_siasn.clients.config import SiappConfig
 from siapp_siasn.clients.siapp import SiappClient
-from siapp_siasn.flows.asn_pull import DEFAULT_REFS, PullParams, pull_asn, pull_referensi
+from siapp_siasn.flows.asn_pull import PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_push import AfterPost, PushParams, push_outbox
 from siapp_siasn.flows.usulan_rules import RetryPolicy
 from siapp_siasn.flows.usulan_sync import collect_siapp, status_back
 from siapp_siasn.lineage import LineageRecord
+from siapp_siasn.models.siasn import REFERENCE_TABLES
 from siapp_siasn.store import Store
 from tests.flows.conftest import CLIENT_DEFAULTS, SANDBOX_CREDENTIALS, sandbox_today, siasn_client
 
@@ -75,7 +76,7 @@ class Hub:
     def load_mirror(self) -> None:
         """F2 + F1 into the store (the scope check reads the ASN mirror)."""
         ctx = self.ctx("pull")
-        asyncio.run(pull_referensi(siasn_client(self.sb), self.store, DEFAULT_REFS, ctx))
+        asyncio.run(pull_referensi(siasn_client(self.sb), self.store, REFERENCE_TABLES, ctx))
         self.pull_mirror()
 
     def pull_mirror(self) -> None:

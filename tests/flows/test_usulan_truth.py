@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from siapp_siasn.flows.usulan_sync import WM_SIAPP
+from siapp_siasn.flows import watermarks
 from tests.flows._usulan import WORLD, Hub, per_version
 from tests.flows.conftest import StoreFactory
 
@@ -48,7 +48,7 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     # usulan arriving before the ASN mirror exists wait (never refused for want of a mirror)
     hub.collect()
     assert store.outbox.list(flow="usulan") == []
-    assert store.state.get_watermark(WM_SIAPP.format(resource="usulan")) is None
+    assert store.state.get_watermark(watermarks.SIAPP_RESOURCE.format(resource="usulan")) is None
     hub.load_mirror()
     hub.cycle()
     for _ in range(DAYS):

@@ -1,17 +1,21 @@
 """usulan_sync rules without the network: scope check, idempotency keys, backoff, document
-checks, outgoing bodies, and the ordering of outbox groups (on a real SQLite store)."""
+checks, outgoing bodies, configuration errors, the ordering of outbox groups, and where the
+push engine calls the store (on a real SQLite store, with in-process fakes of both sides)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from siapp_siasn.flows.usulan_push import plan_groups
+from siapp_siasn.flows.context import FlowConfigError, RunContext
+from siapp_siasn.flows.usulan_push import PushParams, plan_groups, push_outbox
 from siapp_siasn.flows.usulan_rules import (
     ASN_TIDAK_AKTIF,
     FLOW_PENOLAKAN,
@@ -35,6 +39,7 @@ from siapp_siasn.flows.usulan_rules import (
     verify_document,
     version_hash,
 )
+from siapp_siasn.flows.usulan_sync import collect_siapp
 from siapp_siasn.models.pks import StatusUsulanRow
 from siapp_siasn.models.siapp import SiappUsulan
 from siapp_siasn.store import OutboxItem, Store
@@ -214,6 +219,10 @@ def test_a_document_is_forwarded_only_when_it_matches_its_announcement() -> None
         verify_document(data, sha256=None, size=13)
     with pytest.raises(DocumentIntegrityError, match="header"):
         verify_document(data, sha256=SHA, size=12, header_sha256="b" * 64)
+    # a digest the client measured already counts as the digest of the bytes
+    assert verify_document(data, sha256=SHA, size=12, header_sha256=SHA, digest=SHA) == SHA
+    with pytest.raises(DocumentIntegrityError, match="sha256"):
+        verify_document(data, sha256=SHA, size=12, digest="c" * 64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,4 +280,113 @@ def test_a_waiting_item_holds_back_its_group_only(tmp_path: Path) -> None:
     ]
     assert group_key(FLOW_VERIFIKASI, "v1", {"usulan_id": "u1"}) == ("siasn", "u1")
     assert group_key(FLOW_PENOLAKAN, "u1", {"usulan_id": "u1"}) == ("siapp", "u1")
+    store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration errors: deterministic, so the task fails without retries
+# ---------------------------------------------------------------------------------------------
+def test_bad_settings_are_configuration_errors(tmp_path: Path) -> None:
+    with pytest.raises(FlowConfigError, match="unknown target"):
+        PushParams(target="bkn")
+    with pytest.raises(FlowConfigError):
+        PushParams(concurrency=0)
+    with pytest.raises(FlowConfigError):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(FlowConfigError):
+        RetryPolicy(base_s=600, max_s=60)
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}", hash_key=b"k")
+    store.migrate()
+    with pytest.raises(FlowConfigError, match="unknown SIAPP NV resources"):
+        # refused before any request: the client is never used
+        asyncio.run(collect_siapp(object(), store, RunContext(), resources=["usulan", "cuti"]))
+    store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the push engine keeps the store off the event loop
+# ---------------------------------------------------------------------------------------------
+class _ThreadSpy:
+    """Wraps a store (and its repositories): notes the thread of every call made through it."""
+
+    def __init__(self, target: Any, threads: list[int]) -> None:
+        self._target, self._threads = target, threads
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name in ("outbox", "documents", "usulan"):
+            return _ThreadSpy(value, self._threads)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._threads.append(threading.get_ident())
+            return value(*args, **kwargs)
+
+        return call
+
+
+class _FakeSide:
+    """Both APIs in process: SIAPP NV serves the document, SIASN takes uploads and POSTs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.loop_threads: set[int] = set()
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+
+    async def __aenter__(self) -> _FakeSide:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def metrics(self) -> dict[str, Any]:
+        return {}
+
+    async def download_dokumen(self, doc_id: str, *, verify_sha256: bool) -> tuple[bytes, str]:
+        self.loop_threads.add(threading.get_ident())
+        return b"%PDF-1.4 one", SHA
+
+    async def upload_dok(self, data: bytes, filename: str, id_ref_dokumen: str) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return {"dok_id": "1" * 32, "dok_uri": "peremajaan/usulan/x.pdf"}
+
+    async def post_pks(self, flow: str, body: dict[str, Any], key: str) -> dict[str, str]:
+        self.loop_threads.add(threading.get_ident())
+        # the documents a body refers to are on record before it is sent
+        for doc in body.get("dokumen", []):
+            ledger = self.store.documents.list(usulan_id=body["id_usulan_siapp"])
+            assert [r["target_dok_id"] for r in ledger] == [doc["dok_id"]]
+        self.posts.append((flow, body))
+        return {"id": f"bkn-{len(self.posts)}"}
+
+
+def test_the_push_calls_the_store_off_the_event_loop(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}", hash_key=b"k")
+    store.migrate()
+    u = _usulan()
+    payload = usulan_payload(u)
+    verifikasi = {"usulan_id": u.id, "version": 1, "body": {"id_usulan_siapp": u.id, "n": 1}}
+    items = []
+    for flow, entity, data in ((FLOW_USULAN, u.id, payload), (FLOW_VERIFIKASI, "v1", verifikasi)):
+        vhash = version_hash(data)
+        items.append(OutboxItem(flow, entity, vhash, idempotency_key(flow, entity, vhash), data))
+    store.outbox.enqueue(items)
+    side = _FakeSide(store)
+    store_threads: list[int] = []
+    record = asyncio.run(
+        push_outbox(
+            side,
+            side,
+            _ThreadSpy(store, store_threads),  # type: ignore[arg-type]
+            PushParams(target="siasn"),
+            RunContext(now=dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)),
+        )
+    )
+    assert record.counts.inserted == 2 and record.extra["documents"]["uploaded"] == 1
+    assert [flow for flow, _ in side.posts] == [FLOW_USULAN, FLOW_VERIFIKASI]  # group order
+    assert store_threads and not set(store_threads) & side.loop_threads
+    assert len(side.loop_threads) == 1
+    assert {r.status for r in store.outbox.list()} == {"sent"}
+    assert store.usulan.get(u.id)["status"] == "terkirim"
     store.close()

@@ -1,25 +1,19 @@
 """The one push engine of the outbox: F5-F8 to SIASN, F3/F4 and refusals to SIAPP NV.
 
-Pure Python (no Airflow). For every due item (``pending``/``retry`` whose ``next_attempt_at``
-has passed), oldest first:
+Pure Python (no Airflow). What a push does for its users is told in the ``usulan_sync`` DAG's
+``doc_md``; why the engine is shaped as it is:
 
-1. documents first — each document the item refers to is downloaded from its owner, checked
-   against the sha256 and size its owner announced (and the download's checksum header), and
-   only then uploaded; a document that does not match is never forwarded. SIAPP NV documents
-   go to SIASN ``upload-dok`` (the Keppres copy to ``upload-dok-sk-kp``) and are recorded in the
-   document ledger at once, so a later attempt, a new usulan version that keeps the document, or
-   a rerun after a crash reuses the same SIASN ``dok_id`` instead of uploading again. That also
-   keeps the body of a retried POST byte-identical, which its Idempotency-Key requires;
-2. the record, with its Idempotency-Key: a POST whose answer was lost (timeout, crash after the
-   POST) is simply sent again and the other side replays its first answer;
-3. ``mark_sent`` together with what the delivery means for the lifecycle and the ledger, in one
-   transaction.
-
-A failed attempt counts against the item alone: ``retry`` at an exponential, jittered
-``next_attempt_at``, or ``dead`` after ``max_attempts``. Items about one usulan toward one side
-go in order (see :func:`~siapp_siasn.flows.usulan_rules.group_key`): while an earlier one is
-waiting, the later ones wait too; groups run concurrently (bounded), so one bad item never
-blocks the others. Only a store failure stops the run: the outbox is the source of truth.
+- the order of the writes makes a crash at any point safe: documents first, each recorded in
+  the document ledger before the POST that refers to it (a retry then sends a byte-identical
+  body, which its Idempotency-Key requires, and no document is uploaded twice); then the POST,
+  which is simply sent again when its answer was lost; then ``mark_sent`` together with the
+  lifecycle and ledger writes the delivery implies, in one transaction;
+- items about one usulan toward one side (:func:`~siapp_siasn.flows.usulan_rules.group_key`) go
+  one after the other, groups concurrently (bounded): one bad item never holds up another usulan;
+- the outbox is the source of truth: a failed attempt counts against its item alone (``retry``
+  with backoff, ``dead`` after ``max_attempts``), but a store failure stops the run;
+- every store call runs on a worker thread (:class:`_StoreIO`): a synchronous call from a
+  coroutine would stall every request in flight.
 """
 
 from __future__ import annotations
@@ -28,17 +22,18 @@ import asyncio
 import hashlib
 import logging
 import random
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from siapp_siasn.clients.errors import ApiError, ChecksumMismatchError
 from siapp_siasn.clients.http import bounded_map
-from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import (
     FLOW_KEPPRES,
     FLOW_PENOLAKAN,
@@ -63,12 +58,16 @@ from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.pks import SiasnDokumenRow
 from siapp_siasn.store import OutboxRow, Store, StoreError
 
-__all__ = ["AfterPost", "PushParams", "push_outbox"]
+__all__ = ["AfterPost", "PushParams", "plan_groups", "push_outbox"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: called after a POST succeeded and before it is recorded (tests use it to simulate a crash)
 AfterPost = Callable[[OutboxRow], None]
+#: one write of a transaction, called with ``conn=`` (the transaction's connection)
+Write = Callable[..., None]
 
 #: ledger statuses whose SIASN copy may be referenced again
 REUSABLE = frozenset({"transferred", "verified"})
@@ -86,7 +85,7 @@ _ENDPOINTS = {
 
 @dataclass
 class PushParams:
-    """What one push run does.
+    """What one push run does (a bad value raises :class:`FlowConfigError`).
 
     :param target: ``siasn`` (F5-F8), ``siapp`` (F3, F4, penolakan) or None (both).
     :param limit: due items taken per run (the oldest).
@@ -99,13 +98,16 @@ class PushParams:
     concurrency: int = 8
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
+    def __post_init__(self) -> None:
+        if self.target is not None and self.target not in TARGETS:
+            raise FlowConfigError(f"unknown target {self.target!r}; one of {sorted(TARGETS)}")
+        if self.limit < 1 or self.concurrency < 1:
+            raise FlowConfigError("limit and concurrency must be at least 1")
+
     def flows(self) -> tuple[str, ...]:
         if self.target is None:
             return (*TARGETS["siasn"], *TARGETS["siapp"])
-        try:
-            return TARGETS[self.target]
-        except KeyError:
-            raise ValueError(f"unknown target {self.target!r}; one of {sorted(TARGETS)}") from None
+        return TARGETS[self.target]
 
 
 class UnexpectedAnswerError(Exception):
@@ -131,7 +133,7 @@ class _Delivery:
     """A successful POST: the answer to store, and what to write with ``mark_sent``."""
 
     response: dict[str, Any]
-    after: list[Callable[[Connection], None]] = field(default_factory=list)
+    after: list[Write] = field(default_factory=list)
 
 
 @dataclass
@@ -157,12 +159,43 @@ def _as_answer(value: Any) -> dict[str, Any]:
     raise UnexpectedAnswerError("2xx answer without a JSON object")
 
 
+class _StoreIO:
+    """The store, off the event loop: every store call of a push run runs on worker threads,
+    so a coroutine awaiting one lets every other request in flight go on.
+
+    SQLite takes one writer at a time: one thread. PostgreSQL takes several, and a few threads
+    hide its round trips. Each group awaits its own writes, so its order holds either way.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        workers = 1 if store.dialect == "sqlite" else 4
+        self._worker = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push-store")
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, partial(fn, *args, **kwargs))
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        """Run ``writes`` in one transaction."""
+        await self.call(self._commit, writes)
+
+    def _commit(self, writes: Sequence[Write]) -> None:
+        with self.store.transaction() as conn:
+            for write in writes:
+                write(conn=conn)
+
+    def close(self) -> None:
+        """Wait for the calls under way (a cancelled caller does not cancel its write)."""
+        self._worker.shutdown(wait=True)
+
+
 class _Pusher:
     def __init__(
         self,
         siasn: Any,
         siapp: Any,
-        store: Store,
+        io: _StoreIO,
         params: PushParams,
         run: RunContext,
         after_post: AfterPost | None,
@@ -170,7 +203,8 @@ class _Pusher:
     ) -> None:
         self.siasn = siasn
         self.siapp = siapp
-        self.store = store
+        self.io = io
+        self.store = io.store  # only ever used inside calls run by ``io``
         self.params = params
         self.run = run
         self.after_post = after_post
@@ -190,13 +224,34 @@ class _Pusher:
 
     # -- documents SIAPP NV -> SIASN ----------------------------------------------------------
 
+    async def _documents(
+        self,
+        usulan_id: str,
+        docs: Sequence[Mapping[str, Any]],
+        sk: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The documents as SIASN holds them (``PksDokumen`` fields), uploading what it lacks."""
+        held = await self.io.call(self.store.documents.get_many, [str(d["id"]) for d in docs])
+        results = await asyncio.gather(
+            *(self._to_siasn(usulan_id, d, held.get(str(d["id"])), sk) for d in docs),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results  # type: ignore[return-value]
+
     async def _to_siasn(
-        self, usulan_id: str, doc: Mapping[str, Any], sk: Mapping[str, str] | None = None
+        self,
+        usulan_id: str,
+        doc: Mapping[str, Any],
+        held: Mapping[str, Any] | None,
+        sk: Mapping[str, str] | None,
     ) -> dict[str, Any]:
-        """The document as SIASN holds it (``PksDokumen`` fields), uploading it if needed."""
+        """One document as SIASN holds it, recorded in the ledger as soon as it is uploaded: a
+        later attempt, a new usulan version keeping it, or a rerun after a crash reuses it."""
         doc_id = str(doc["id"])
         sha256 = str(doc["sha256"]).lower()
-        held = self.store.documents.get(doc_id)
         if (
             held is not None
             and held.get("sha256") == sha256
@@ -223,8 +278,15 @@ class _Pusher:
             "target_system": "siasn",
         }
         try:
-            data, header = await self.siapp.download_dokumen(doc_id)
-            verify_document(data, sha256=sha256, size=int(doc["size"]), header_sha256=header)
+            # the client checks the body against the checksum header (and retries a bad copy)
+            data, header = await self.siapp.download_dokumen(doc_id, verify_sha256=True)
+            verify_document(
+                data,
+                sha256=sha256,
+                size=int(doc["size"]),
+                header_sha256=header,
+                digest=header.strip().lower() if header else None,
+            )
         except (DocumentIntegrityError, ApiError) as exc:
             if isinstance(exc, DocumentIntegrityError | ChecksumMismatchError):
                 # a corrupt copy: refused here or by the client's check of the checksum header
@@ -232,14 +294,9 @@ class _Pusher:
                 # A verified transfer of this document stays on record: a failed check of
                 # another claim about it must not make the good SIASN copy look bad.
                 if held is None or held.get("status") not in REUSABLE:
-                    with self.store.transaction() as conn:
-                        if held is None:
-                            self.store.documents.upsert(
-                                doc_id, conn=conn, **ledger, status="pending"
-                            )
-                        self.store.documents.mark_failed(
-                            doc_id, error=_error_text(exc), status="refused", conn=conn
-                        )
+                    await self.io.commit(
+                        [partial(self._refused, doc_id, ledger, held is None, exc)]
+                    )
             raise
         filename = f"{doc_id}.pdf"
         if sk is None:
@@ -250,20 +307,7 @@ class _Pusher:
             )
         if not isinstance(answer, Mapping) or not answer.get("dok_id") or not answer.get("dok_uri"):
             raise UnexpectedAnswerError("upload answered without dok_id / dok_uri")
-        now = self.run.now
-        # recorded before the POST that refers to it: a retry sends the very same body
-        self.store.documents.upsert(
-            doc_id,
-            **ledger,
-            target_dok_id=str(answer["dok_id"]),
-            target_dok_uri=str(answer["dok_uri"]),
-            status="transferred",
-            last_error=None,
-            transferred_at=now,
-            verified_at=now,
-        )
-        self.tally.documents["uploaded"] += 1
-        return {
+        copy = {
             "id_ref_dokumen": str(answer.get("slug") or doc["id_ref_dokumen"])
             if sk is not None
             else doc["id_ref_dokumen"],
@@ -272,6 +316,43 @@ class _Pusher:
             "sha256": sha256,
             "size": doc["size"],
         }
+        now = self.run.now
+        transferred = {
+            **ledger,
+            "target_dok_id": copy["dok_id"],
+            "target_dok_uri": copy["dok_uri"],
+            "status": "transferred",
+            "last_error": None,
+            "transferred_at": now,
+            "verified_at": now,
+        }
+        # recorded before the POST that refers to it: a retry sends the very same body
+        await self.io.commit([partial(self._ledger_write, doc_id, transferred)])
+        self.tally.documents["uploaded"] += 1
+        return copy
+
+    def _ledger_write(self, doc_id: str, fields: Mapping[str, Any], *, conn: Connection) -> None:
+        self.store.documents.upsert(doc_id, conn=conn, **fields)
+
+    def _refused(
+        self,
+        doc_id: str,
+        ledger: Mapping[str, Any],
+        new: bool,
+        exc: BaseException,
+        *,
+        conn: Connection,
+    ) -> None:
+        if new:
+            self.store.documents.upsert(doc_id, conn=conn, **ledger, status="pending")
+        self.store.documents.mark_failed(
+            doc_id, error=_error_text(exc), status="refused", conn=conn
+        )
+
+    def _lifecycle(
+        self, usulan_id: str, fields: Mapping[str, Any], stamps: Mapping[str, Any]
+    ) -> Write:
+        return partial(self.store.usulan.upsert, usulan_id, fields=fields, stamps=stamps)
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -282,51 +363,30 @@ class _Pusher:
     async def _usulan(self, row: OutboxRow) -> _Delivery:
         payload = row.payload
         usulan_id = str(payload["usulan_id"])
-        results = await asyncio.gather(
-            *(self._to_siasn(usulan_id, d) for d in payload["dokumen"]), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        body = usulan_body(payload, results)  # type: ignore[arg-type]
+        body = usulan_body(payload, await self._documents(usulan_id, payload["dokumen"]))
         answer = _as_answer(await self.siasn.post_pks(FLOW_USULAN, body, row.idempotency_key))
         self._posted(row)
-        now = self.run.now
-
-        def lifecycle(conn: Connection) -> None:
-            fields = {"status": "terkirim", "version": str(payload["version"])}
-            if answer.get("id"):
-                fields["bkn_usulan_id"] = str(answer["id"])
-            self.store.usulan.upsert(usulan_id, fields=fields, stamps={"sent_at": now}, conn=conn)
-
-        return _Delivery(answer, [lifecycle])
+        fields = {"status": "terkirim", "version": str(payload["version"])}
+        if answer.get("id"):
+            fields["bkn_usulan_id"] = str(answer["id"])
+        return _Delivery(answer, [self._lifecycle(usulan_id, fields, {"sent_at": self.run.now})])
 
     async def _keppres(self, row: OutboxRow) -> _Delivery:
         payload = row.payload
         usulan_id = str(payload["usulan_id"])
         body = payload["body"]
-        copy = await self._to_siasn(
-            usulan_id,
-            payload["dokumen"],
-            sk={
-                "id_usulan": usulan_id,
-                "no_sk": str(body["no_keppres"]),
-                "tgl_sk": str(body["tgl_keppres"]),
-            },
-        )
+        sk = {
+            "id_usulan": usulan_id,
+            "no_sk": str(body["no_keppres"]),
+            "tgl_sk": str(body["tgl_keppres"]),
+        }
+        (copy,) = await self._documents(usulan_id, [payload["dokumen"]], sk=sk)
         final = keppres_body(payload, copy)
         answer = _as_answer(await self.siasn.post_pks(FLOW_KEPPRES, final, row.idempotency_key))
         self._posted(row)
-        now = self.run.now
-
-        def lifecycle(conn: Connection) -> None:
-            self.store.usulan.upsert(
-                usulan_id,
-                fields={"status": "keppres_terkirim"},
-                stamps={"keppres_sent_at": now},
-                conn=conn,
-            )
-
+        lifecycle = self._lifecycle(
+            usulan_id, {"status": "keppres_terkirim"}, {"keppres_sent_at": self.run.now}
+        )
         return _Delivery(answer, [lifecycle])
 
     async def _pks_plain(self, row: OutboxRow) -> _Delivery:
@@ -358,9 +418,13 @@ class _Pusher:
             # nothing to compare with: still refuse a cut-off PDF (the client checks %%EOF)
             self.tally.documents["unverified"] += 1
         try:
+            # with ``expected_sha256`` the client has measured the body against it already
             data = await self.siasn.download(path, expected_sha256=expected)
             sha256 = verify_document(
-                data, sha256=expected, size=listed.size if listed is not None else None
+                data,
+                sha256=expected,
+                size=listed.size if listed is not None else None,
+                digest=expected.lower() if expected is not None else None,
             )
         except (DocumentIntegrityError, ApiError) as exc:
             if isinstance(exc, DocumentIntegrityError | ChecksumMismatchError):
@@ -379,27 +443,22 @@ class _Pusher:
             if listed is not None
             else "siasn-path:" + hashlib.sha256(path.encode()).hexdigest()
         )
-
-        def ledger(conn: Connection) -> None:
-            self.store.documents.upsert(
-                doc_id,
-                usulan_id=usulan_id,
-                jenis="RALAT_PERTEK" if row.flow == FLOW_RALAT else "PERTEK",
-                direction=DIRECTION_TO_SIAPP,
-                sha256=sha256,
-                size=len(data),
-                source_system="siasn",
-                source_ref=path,
-                target_system="siapp",
-                target_dok_id=str(answer["id"]) if answer.get("id") else None,
-                status="transferred",
-                transferred_at=now,
-                verified_at=now if expected is not None else None,
-                conn=conn,
-            )
-
+        ledger = {
+            "usulan_id": usulan_id,
+            "jenis": "RALAT_PERTEK" if row.flow == FLOW_RALAT else "PERTEK",
+            "direction": DIRECTION_TO_SIAPP,
+            "sha256": sha256,
+            "size": len(data),
+            "source_system": "siasn",
+            "source_ref": path,
+            "target_system": "siapp",
+            "target_dok_id": str(answer["id"]) if answer.get("id") else None,
+            "status": "transferred",
+            "transferred_at": now,
+            "verified_at": now if expected is not None else None,
+        }
         self.tally.documents["uploaded"] += 1
-        return _Delivery(answer, [ledger])
+        return _Delivery(answer, [partial(self._ledger_write, doc_id, ledger)])
 
     # -- the engine ---------------------------------------------------------------------------
 
@@ -407,28 +466,27 @@ class _Pusher:
         """One attempt at one item; True when it was delivered."""
         try:
             delivery: _Delivery = await self.handlers[row.flow](row)
-        except (StoreError, asyncio.CancelledError):
+        except StoreError:
             raise
         except Exception as exc:  # one bad item never stops the run: it is counted and retried
-            self._failed(row, exc)
+            await self._failed(row, exc)
             return False
-        with self.store.transaction() as conn:
-            self.store.outbox.mark_sent(
-                row.id, response=delivery.response, sent_at=self.run.now, conn=conn
-            )
-            for write in delivery.after:
-                write(conn)
+        mark_sent = partial(
+            self.store.outbox.mark_sent, row.id, response=delivery.response, sent_at=self.run.now
+        )
+        await self.io.commit([mark_sent, *delivery.after])
         self.tally.sent += 1
         self.tally.flow(row.flow, "sent")
         self.digest.add(row.idempotency_key, row.version_hash)
         return True
 
-    def _failed(self, row: OutboxRow, exc: BaseException) -> None:
+    async def _failed(self, row: OutboxRow, exc: BaseException) -> None:
         policy = self.params.retry
         attempts = row.attempts + 1
         dead = policy.is_dead(attempts)
         text = _error_text(exc)
-        self.store.outbox.mark_attempt_failed(
+        await self.io.call(
+            self.store.outbox.mark_attempt_failed,
             row.id,
             error=text,
             next_attempt_at=None if dead else policy.next_attempt(self.run.now, attempts, self.rng),
@@ -463,17 +521,18 @@ def plan_groups(
 ) -> tuple[list[list[OutboxRow]], int]:
     """Due rows grouped (oldest first), cut at the first earlier item still waiting.
 
-    An item not due yet (in backoff, or beyond this run's limit) holds back the later items of
-    its group, so order within a group survives retries.
+    An item in backoff holds back the later items of its group, so order within a group
+    survives retries. Only ``retry`` rows can be waiting: a ``pending`` row is due at once (a
+    failed attempt is what sets a later ``next_attempt_at``, and it makes the row ``retry``),
+    and a due row left out by the run's limit comes after every row taken.
     """
     due_ids = {r.id for r in due}
-    waiting: dict[tuple[str, str], int] = {}
     wanted = set(flows)
-    for status in ("pending", "retry"):
-        for r in store.outbox.list(status=status):
-            if r.flow in wanted and r.id not in due_ids:
-                g = group_key(r.flow, r.entity_id, r.payload)
-                waiting[g] = min(waiting.get(g, r.id), r.id)
+    waiting: dict[tuple[str, str], int] = {}
+    for r in store.outbox.list(status="retry"):
+        if r.flow in wanted and r.id not in due_ids:
+            g = group_key(r.flow, r.entity_id, r.payload)
+            waiting[g] = min(waiting.get(g, r.id), r.id)
     groups: dict[tuple[str, str], list[OutboxRow]] = {}
     held_back = 0
     for r in sorted(due, key=lambda x: x.id):
@@ -483,6 +542,15 @@ def plan_groups(
             continue
         groups.setdefault(g, []).append(r)
     return list(groups.values()), held_back
+
+
+def _plan(
+    store: Store, params: PushParams, run: RunContext
+) -> tuple[list[OutboxRow], list[list[OutboxRow]], int]:
+    flows = params.flows()
+    due = store.outbox.due(run.now, limit=params.limit, flows=flows)
+    groups, held_back = plan_groups(store, due, flows)
+    return due, groups, held_back
 
 
 async def push_outbox(
@@ -495,11 +563,10 @@ async def push_outbox(
     after_post: AfterPost | None = None,
     rng: random.Random | None = None,
 ) -> LineageRecord:
-    """Deliver the due outbox items of ``params.target`` (see the module docstring)."""
-    started = time.monotonic()
+    """Deliver the due outbox items of ``params.target`` (the oldest ``params.limit``)."""
     target = params.target or "siasn+siapp"
     flows = params.flows()
-    record = run.lineage(
+    with run.lineage_scope(
         _LABELS.get(target, "F3-F8"),
         source=Endpoint(system="hub-store", endpoint="outbox"),
         target=Endpoint(
@@ -507,44 +574,51 @@ async def push_outbox(
             endpoint=_ENDPOINTS.get(target, f"{_ENDPOINTS['siasn']}; {_ENDPOINTS['siapp']}"),
         ),
         window={"now": run.now.isoformat(), "flows": ",".join(flows)},
-    )
-    due = store.outbox.due(run.now, limit=params.limit, flows=flows)
-    groups, held_back = plan_groups(store, due, flows)
-    pusher = _Pusher(siasn, siapp, store, params, run, after_post, rng or random.Random())
-    pusher.tally.deferred += held_back
-    log.info("push %s: %d items due in %d groups", target, len(due), len(groups))
-    if groups:
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(siasn)
-            await stack.enter_async_context(siapp)
-            done = 0
-            async for _group, outcome in bounded_map(
-                pusher.process_group, groups, limit=max(1, params.concurrency)
-            ):
-                if isinstance(outcome, BaseException):
-                    raise outcome  # a store failure: the outbox must not be left half-told
-                done += 1
-                if run.progress:
-                    run.progress(done, len(groups))
-            record.requests = {"siasn": siasn.metrics(), "siapp": siapp.metrics()}
-    t = pusher.tally
-    record.counts.add(read=len(due), inserted=t.sent, failed=t.failed, unchanged=t.deferred)
-    record.extra = {
-        "dead_lettered": t.dead,
-        "deferred": t.deferred,
-        "by_flow": t.by_flow,
-        "errors": t.errors,
-        "documents": t.documents,
-        "max_attempts": params.retry.max_attempts,
-        "outbox": store.outbox.stats(),
-    }
-    record.content_digest = pusher.digest.hexdigest()
-    log.info(
-        "push %s: %d sent, %d failed (%d dead letters), %d deferred",
-        target,
-        t.sent,
-        t.failed,
-        t.dead,
-        t.deferred,
-    )
-    return record.finish(started)
+    ) as record:
+        io = _StoreIO(store)
+        try:
+            due, groups, held_back = await io.call(_plan, store, params, run)
+            pusher = _Pusher(siasn, siapp, io, params, run, after_post, rng or random.Random())
+            pusher.tally.deferred += held_back
+            log.info("push %s: %d items due in %d groups", target, len(due), len(groups))
+            if groups:
+                async with AsyncExitStack() as stack:
+                    await stack.enter_async_context(siasn)
+                    await stack.enter_async_context(siapp)
+                    done = 0
+                    async for _group, outcome in bounded_map(
+                        pusher.process_group, groups, limit=params.concurrency
+                    ):
+                        if isinstance(outcome, BaseException):
+                            raise outcome  # a store failure: the outbox must not be half-told
+                        done += 1
+                        run.report_progress(done, len(groups))
+                    record.requests = {"siasn": siasn.metrics(), "siapp": siapp.metrics()}
+            outbox = await io.call(store.outbox.stats)
+        finally:
+            io.close()
+        t = pusher.tally
+        record.counts.add(read=len(due), inserted=t.sent, failed=t.failed, unchanged=t.deferred)
+        record.extra = {
+            "dead_lettered": t.dead,
+            "deferred": t.deferred,
+            "by_flow": t.by_flow,
+            "errors": t.errors,
+            "documents": t.documents,
+            "max_attempts": params.retry.max_attempts,
+            "outbox": outbox,
+        }
+        record.content_digest = pusher.digest.hexdigest()
+        log.info(
+            "push %s: %d sent, %d failed (%d dead letters), %d deferred",
+            target,
+            t.sent,
+            t.failed,
+            t.dead,
+            t.deferred,
+        )
+        if t.dead:
+            log.warning(
+                "%d outbox items went to the dead letters this run (view v_outbox_dead)", t.dead
+            )
+        return record

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from siapp_siasn.flows.context import FlowConfigError
 from siapp_siasn.models.errors import describe_validation_error
 from siapp_siasn.models.pks import (
     KeppresBody,
@@ -178,15 +179,13 @@ class PayloadError(ValueError):
     """A record cannot become a valid outgoing body; the message is redaction-safe."""
 
 
-def _dump(model: Any) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def _validated(model_cls: type[Any], data: Mapping[str, Any]) -> Any:
+def _body(model_cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` validated by ``model_cls`` and dumped as it goes on the wire."""
     try:
-        return model_cls.model_validate(dict(data))
+        model = model_cls.model_validate(dict(data))
     except ValidationError as exc:
         raise PayloadError(describe_validation_error(exc)) from None
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _doc_meta(doc: Any, id_ref_dokumen: str | None = None) -> dict[str, Any]:
@@ -196,6 +195,16 @@ def _doc_meta(doc: Any, id_ref_dokumen: str | None = None) -> dict[str, Any]:
         "id_ref_dokumen": id_ref_dokumen or doc.id_ref_dokumen,
         "sha256": doc.sha256,
         "size": doc.size,
+    }
+
+
+def _placeholder(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A document as the body will refer to it, with placeholder SIASN references."""
+    return {
+        **_PLACEHOLDER_DOK,
+        "id_ref_dokumen": doc["id_ref_dokumen"],
+        "sha256": doc["sha256"],
+        "size": doc["size"],
     }
 
 
@@ -209,30 +218,20 @@ def usulan_payload(u: SiappUsulan) -> dict[str, Any]:
     if not u.dokumen:
         raise PayloadError("SiappUsulan: dokumen: too_short")
     docs = [_doc_meta(d) for d in u.dokumen]
-    body = _dump(
-        _validated(
-            UsulanBody,
-            {
-                "id_usulan_siapp": u.id,
-                "versi": u.version,
-                "nip": u.nip,
-                "jenis_usulan": u.jenis,
-                "kategori_jabatan": u.kategori_jabatan,
-                "instansi_id": u.instansi_id,
-                "golongan_baru_id": u.golongan_baru_id,
-                "tmt": u.tmt,
-                "jenis_kp": u.jenis_kp,
-                "dokumen": [
-                    {
-                        **_PLACEHOLDER_DOK,
-                        "id_ref_dokumen": d["id_ref_dokumen"],
-                        "sha256": d["sha256"],
-                        "size": d["size"],
-                    }
-                    for d in docs
-                ],
-            },
-        )
+    body = _body(
+        UsulanBody,
+        {
+            "id_usulan_siapp": u.id,
+            "versi": u.version,
+            "nip": u.nip,
+            "jenis_usulan": u.jenis,
+            "kategori_jabatan": u.kategori_jabatan,
+            "instansi_id": u.instansi_id,
+            "golongan_baru_id": u.golongan_baru_id,
+            "tmt": u.tmt,
+            "jenis_kp": u.jenis_kp,
+            "dokumen": [_placeholder(d) for d in docs],
+        },
     )
     body.pop("dokumen")
     return {"usulan_id": u.id, "version": u.version, "body": body, "dokumen": docs}
@@ -240,23 +239,21 @@ def usulan_payload(u: SiappUsulan) -> dict[str, Any]:
 
 def usulan_body(payload: Mapping[str, Any], uploaded: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The final F5 body: the payload's body plus the documents as SIASN now holds them."""
-    return _dump(_validated(UsulanBody, {**payload["body"], "dokumen": list(uploaded)}))
+    return _body(UsulanBody, {**payload["body"], "dokumen": list(uploaded)})
 
 
 def verifikasi_payload(v: SiappVerifikasi) -> dict[str, Any]:
     """Outbox payload of a Setneg verification (F6). The NIP is optional there: left out."""
-    body = _dump(
-        _validated(
-            VerifikasiSetnegBody,
-            {
-                "id_usulan_siapp": v.usulan_id,
-                "id_verifikasi_siapp": v.id,
-                "versi": v.version,
-                "hasil": v.hasil,
-                "catatan": v.catatan,
-                "tgl_verifikasi": v.verified_at.date() if v.verified_at else None,
-            },
-        )
+    body = _body(
+        VerifikasiSetnegBody,
+        {
+            "id_usulan_siapp": v.usulan_id,
+            "id_verifikasi_siapp": v.id,
+            "versi": v.version,
+            "hasil": v.hasil,
+            "catatan": v.catatan,
+            "tgl_verifikasi": v.verified_at.date() if v.verified_at else None,
+        },
     )
     return {"usulan_id": v.usulan_id, "version": v.version, "body": body}
 
@@ -266,25 +263,18 @@ def keppres_payload(k: SiappKeppres) -> dict[str, Any]:
     if k.dokumen is None:
         raise PayloadError("SiappKeppres: dokumen: missing")
     doc = _doc_meta(k.dokumen, REF_SALINAN_KEPPRES)
-    body = _dump(
-        _validated(
-            KeppresBody,
-            {
-                "id_usulan_siapp": k.usulan_id,
-                "id_keppres_siapp": k.id,
-                "versi": k.version,
-                "nip": k.nip,
-                "no_keppres": k.no_keppres,
-                "tgl_keppres": k.tgl_keppres,
-                "tmt": k.tmt,
-                "dokumen": {
-                    **_PLACEHOLDER_DOK,
-                    "id_ref_dokumen": doc["id_ref_dokumen"],
-                    "sha256": doc["sha256"],
-                    "size": doc["size"],
-                },
-            },
-        )
+    body = _body(
+        KeppresBody,
+        {
+            "id_usulan_siapp": k.usulan_id,
+            "id_keppres_siapp": k.id,
+            "versi": k.version,
+            "nip": k.nip,
+            "no_keppres": k.no_keppres,
+            "tgl_keppres": k.tgl_keppres,
+            "tmt": k.tmt,
+            "dokumen": _placeholder(doc),
+        },
     )
     body.pop("dokumen")
     return {"usulan_id": k.usulan_id, "version": k.version, "body": body, "dokumen": doc}
@@ -292,38 +282,34 @@ def keppres_payload(k: SiappKeppres) -> dict[str, Any]:
 
 def keppres_body(payload: Mapping[str, Any], uploaded: Mapping[str, Any]) -> dict[str, Any]:
     """The final F7 body with the copy as SIASN now holds it."""
-    return _dump(_validated(KeppresBody, {**payload["body"], "dokumen": dict(uploaded)}))
+    return _body(KeppresBody, {**payload["body"], "dokumen": dict(uploaded)})
 
 
 def pic_payload(p: SiappPic) -> dict[str, Any]:
     """Outbox payload of a PIC Instansi grant or revoke (F8)."""
-    body = _dump(
-        _validated(
-            PicBody,
-            {
-                "id_pic_siapp": p.id,
-                "versi": p.version,
-                "nip": p.nip,
-                "instansi_id": p.instansi_id,
-                "aksi": p.aksi,
-            },
-        )
+    body = _body(
+        PicBody,
+        {
+            "id_pic_siapp": p.id,
+            "versi": p.version,
+            "nip": p.nip,
+            "instansi_id": p.instansi_id,
+            "aksi": p.aksi,
+        },
     )
     return {"version": p.version, "body": body}
 
 
 def penolakan_payload(usulan_id: str, version: int | None, reason: str) -> dict[str, Any]:
     """Outbox payload of a refusal reported to SIAPP NV (no NIP: SIAPP NV knows its usulan)."""
-    body = _dump(
-        _validated(
-            InboundPenolakan,
-            {
-                "usulan_id": usulan_id,
-                "version": version,
-                "alasan_kode": reason,
-                "alasan": ALASAN.get(reason, ALASAN[PAYLOAD_TIDAK_VALID]),
-            },
-        )
+    body = _body(
+        InboundPenolakan,
+        {
+            "usulan_id": usulan_id,
+            "version": version,
+            "alasan_kode": reason,
+            "alasan": ALASAN.get(reason, ALASAN[PAYLOAD_TIDAK_VALID]),
+        },
     )
     return {"usulan_id": usulan_id, "version": version, "body": body}
 
@@ -333,25 +319,23 @@ def status_payload(row: StatusUsulanRow) -> dict[str, Any]:
 
     ``updated`` is left out: the same status read again on a later day is the same message.
     """
-    body = _dump(
-        _validated(
-            InboundStatusUsulan,
-            {
-                "usulan_id": row.id_usulan_siapp,
-                "version": row.versi,
-                "siasn_id": row.id,
-                "nip": row.nip_baru,
-                "jenis_usulan": row.jenis_usulan,
-                "status_bkn": row.status_usulan,
-                "status_bkn_nama": row.status_usulan_nama,
-                "hasil_verifikasi": row.hasil_verifikasi,
-                "alasan": row.alasan,
-                "no_pertek": row.no_pertek,
-                "tgl_pertek": row.tgl_pertek,
-                "no_ralat_pertek": row.no_ralat_pertek,
-                "tgl_ralat_pertek": row.tgl_ralat_pertek,
-            },
-        )
+    body = _body(
+        InboundStatusUsulan,
+        {
+            "usulan_id": row.id_usulan_siapp,
+            "version": row.versi,
+            "siasn_id": row.id,
+            "nip": row.nip_baru,
+            "jenis_usulan": row.jenis_usulan,
+            "status_bkn": row.status_usulan,
+            "status_bkn_nama": row.status_usulan_nama,
+            "hasil_verifikasi": row.hasil_verifikasi,
+            "alasan": row.alasan,
+            "no_pertek": row.no_pertek,
+            "tgl_pertek": row.tgl_pertek,
+            "no_ralat_pertek": row.no_ralat_pertek,
+            "tgl_ralat_pertek": row.tgl_ralat_pertek,
+        },
     )
     return {"usulan_id": row.id_usulan_siapp, "body": body}
 
@@ -390,7 +374,7 @@ def pertek_metadata(
     """The F4 metadata sent with the PDF (validated; the measured sha256 and size added)."""
     model = InboundRalatPertekMetadata if flow == FLOW_RALAT else InboundPertekMetadata
     meta = {k: v for k, v in payload["metadata"].items() if v is not None}
-    return _dump(_validated(model, {**meta, "sha256": sha256, "size": size}))
+    return _body(model, {**meta, "sha256": sha256, "size": size})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,11 +385,20 @@ class DocumentIntegrityError(Exception):
 
 
 def verify_document(
-    data: bytes, *, sha256: str | None, size: int | None, header_sha256: str | None = None
+    data: bytes,
+    *,
+    sha256: str | None,
+    size: int | None,
+    header_sha256: str | None = None,
+    digest: str | None = None,
 ) -> str:
     """The sha256 of ``data`` after checking it against the announced sha256 and size (and the
-    download's checksum header). Raises :class:`DocumentIntegrityError` on any disagreement."""
-    digest = hashlib.sha256(data).hexdigest()
+    download's checksum header). Raises :class:`DocumentIntegrityError` on any disagreement.
+
+    ``digest`` is the sha256 of ``data`` when the client has measured it already (it checks a
+    download against its checksum); hashing every document twice costs the push real CPU.
+    """
+    digest = digest or hashlib.sha256(data).hexdigest()
     if header_sha256 and sha256 and header_sha256.strip().lower() != sha256.lower():
         raise DocumentIntegrityError("checksum header disagrees with the announced sha256")
     if sha256 and digest != sha256.lower():
@@ -425,6 +418,12 @@ class RetryPolicy:
     max_attempts: int = 8
     base_s: float = 60.0
     max_s: float = 6 * 3600.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_s <= 0 or self.max_s < self.base_s:
+            raise FlowConfigError(
+                "retry policy: max_attempts >= 1 and 0 < backoff_base_s <= backoff_max_s"
+            )
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """Wait after the ``attempts``-th failed attempt: ``d = min(max, base * 2**(n-1))``,

@@ -1,47 +1,32 @@
-"""Proposal traffic between SIAPP NV and SIASN (F3-F8): collect into the outbox, status back.
+"""Proposal traffic into the outbox (F3-F8): what SIAPP NV changed, and BKN's statuses back.
 
-Pure Python (no Airflow): the operators of DAG ``usulan_sync``, the CLI and the tests call these.
-The third step, delivery, is :func:`siapp_siasn.flows.usulan_push.push_outbox` (re-exported
-here): one engine for every outbox flow, in both directions.
-
-1. :func:`collect_siapp` (F5-F8 in) — usulan, verifikasi, keppres and PIC records SIAPP NV
-   changed since the watermark of their resource (``updated_since`` = the newest ``updated_at``
-   seen; inclusive, so the edge is read twice and de-duplicated by Idempotency-Key). Each usulan
-   version passes the PKS scope check (jenis, kategori jabatan, PENGANGKATAN only for JF Ahli
-   Utama, NIP active and golongan IV/b+ in the hub's ASN mirror). In-scope records become
-   ``pending`` outbox items; a refused usulan becomes a ``rejected`` item (kept for audit, never
-   sent), a quarantine row, and a ``penolakan`` item that tells SIAPP NV, once. All of one
-   resource — items, quarantine, lifecycle, watermark — commits in one transaction.
-2. :func:`status_back` (F3/F4 out) — BKN status rows changed since the watermark (a day: today
-   is read again on every run) update the usulan lifecycle and become ``status-usulan`` items,
-   plus ``pertek`` / ``ralat-pertek`` items when a row announces the PDF; one transaction again.
-3. ``push_outbox`` — see :mod:`siapp_siasn.flows.usulan_push`.
-
-Lifecycle stamps (first time wins): ``submitted_at`` = SIAPP NV's ``created_at``;
-``setneg_verified_at`` = the verification's ``verified_at``; ``keppres_at`` = the Keppres
-record's ``updated_at``; ``sent_at`` / ``keppres_sent_at`` = when SIASN accepted the POST;
-``bkn_verified_at``, ``pertek_at``, ``ralat_at``, ``keppres_applied_at`` = when the hub first saw
-the BKN status (SIASN only gives a day, so the observation time bounds the event from above,
-to within one schedule interval).
+Pure Python (no Airflow): the operators of DAG ``usulan_sync`` and the tests call these; what
+the DAG does for its users (the scope check, the lifecycle stamps, the watermarks) is told in
+its ``doc_md``. Both steps only decide what either side is owed and write it, with what it means
+for the lifecycle and the watermark, in one transaction; delivery is
+:mod:`siapp_siasn.flows.usulan_push`, one engine for every outbox flow. Collection decides so
+much because whatever reaches the outbox will be delivered: the scope check, payload validation
+and de-duplication by Idempotency-Key all happen before an item gets there.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from siapp_siasn.clients.siapp import iso_utc
-from siapp_siasn.flows.context import RunContext
-from siapp_siasn.flows.usulan_push import PushParams, push_outbox
+from siapp_siasn.flows import watermarks
+from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import (
     ALASAN,
     FLOW_PENOLAKAN,
     FLOW_STATUS,
     PAYLOAD_TIDAK_VALID,
+    PKS_FLOW,
     RESOURCE_FLOW,
     USULAN_DITOLAK_HUB,
     PayloadError,
@@ -62,24 +47,13 @@ from siapp_siasn.models.pks import StatusUsulanRow
 from siapp_siasn.models.siapp import SiappKeppres, SiappPic, SiappUsulan, SiappVerifikasi
 from siapp_siasn.store import OutboxItem, QuarantineItem, Store
 
-__all__ = [
-    "RESOURCES",
-    "WM_SIAPP",
-    "WM_STATUS",
-    "CollectResult",
-    "PushParams",
-    "collect_siapp",
-    "push_outbox",
-    "status_back",
-]
+__all__ = ["BKN_STATUS", "RESOURCES", "CollectResult", "collect_siapp", "status_back"]
 
 log = logging.getLogger(__name__)
 
-RESOURCES: tuple[str, ...] = ("usulan", "verifikasi", "keppres", "pic")
-WM_SIAPP = "usulan_sync.siapp.{resource}"
-WM_STATUS = "usulan_sync.siasn.status_usulan"
-#: the ASN pull's watermark: present once the mirror the scope check reads has been loaded
-WM_ASN_MIRROR = "asn.updated_cursor"
+#: SIAPP NV resources in the order they are collected: usulan first, so that a follow-up of a
+#: refused usulan is known to be one
+RESOURCES: tuple[str, ...] = tuple(RESOURCE_FLOW)
 
 _MODELS: dict[str, type[Any]] = {
     "usulan": SiappUsulan,
@@ -87,7 +61,12 @@ _MODELS: dict[str, type[Any]] = {
     "keppres": SiappKeppres,
     "pic": SiappPic,
 }
-_PKS_FLOW = {"usulan": "F5", "verifikasi": "F6", "keppres": "F7", "pic": "F8"}
+#: how each follow-up resource becomes an outbox payload
+_FOLLOW_UPS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "verifikasi": verifikasi_payload,
+    "keppres": keppres_payload,
+    "pic": pic_payload,
+}
 
 #: lifecycle ``status`` after each BKN ``statusUsulan``
 BKN_STATUS: dict[str, str] = {
@@ -194,7 +173,7 @@ class _Collector:
     ) -> None:
         work.bad.append(
             QuarantineItem(
-                flow=_PKS_FLOW[resource],
+                flow=PKS_FLOW[RESOURCE_FLOW[resource]],
                 entity_kind=resource,
                 key=key,
                 reason=reason,
@@ -205,6 +184,38 @@ class _Collector:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     # -- per resource -------------------------------------------------------------------------
+
+    def resource(
+        self,
+        resource: str,
+        raw_rows: Sequence[Any],
+        since: datetime | None,
+        res: CollectResult,
+    ) -> tuple[_Work, datetime | None]:
+        """What one resource's listing writes, and the newest ``updated_at`` it holds."""
+        rows, odd = _dedupe(raw_rows)
+        res.read = len(raw_rows)
+        work = _Work()
+        newest = since
+        for raw in odd:
+            self.quarantine(work, resource, "", "invalid", "not an object", raw)
+            res.quarantined += 1
+        for raw in rows:
+            ts = _parse_ts(raw.get("updated_at"))
+            if ts is not None and (newest is None or ts > newest):
+                newest = ts
+            model, error = validate_payload(_MODELS[resource], raw)
+            if model is None:
+                key = str(raw.get("id") or "")
+                self.quarantine(work, resource, key, "invalid", error or "", raw)
+                res.quarantined += 1
+                continue
+            res.valid += 1
+            if resource == "usulan":
+                self.usulan(work, model, raw, res)
+            else:
+                self.follow_up(work, resource, model, raw, res, _FOLLOW_UPS[resource])
+        return work, newest
 
     def usulan(self, work: _Work, u: SiappUsulan, raw: dict[str, Any], res: CollectResult) -> None:
         reason = scope_reason(u, self.asn_row(u.nip))
@@ -291,15 +302,37 @@ class _Collector:
             )
 
 
-def _write(store: Store, work: _Work, run_id: str, watermark: tuple[str, str] | None) -> int:
-    """One transaction: outbox items, quarantine, lifecycle rows and the watermark."""
+@contextmanager
+def _outbox_lineage(
+    run: RunContext, flow: str, source: Endpoint, target: Endpoint
+) -> Iterator[tuple[LineageRecord, ContentDigest]]:
+    """The flow's lineage record, whose content digest covers the outbox items it enqueued."""
+    digest = ContentDigest()
+    with run.lineage_scope(flow, source=source, target=target) as record:
+        yield record, digest
+        record.content_digest = digest.hexdigest()
+
+
+def _write(
+    store: Store,
+    work: _Work,
+    run: RunContext,
+    watermark: tuple[str, str] | None,
+    digest: ContentDigest,
+) -> int:
+    """One transaction: outbox items, quarantine, lifecycle rows and the watermark.
+
+    Listings are read one page after the other, so no request is in flight while it runs.
+    """
     with store.transaction() as conn:
         added = store.outbox.enqueue(work.items, conn=conn)
-        store.quarantine.add(work.bad, run_id=run_id, conn=conn)
+        store.quarantine.add(work.bad, run_id=run.run_id, conn=conn)
         for usulan_id, fields, stamps in work.lifecycle:
             store.usulan.upsert(usulan_id, fields=fields, stamps=stamps, conn=conn)
         if watermark is not None:
             store.state.set_watermark(watermark[0], watermark[1], conn=conn)
+    for item in work.items:
+        digest.add(item.idempotency_key, item.version_hash)
     return added
 
 
@@ -312,88 +345,59 @@ async def collect_siapp(
     page_size: int = 500,
 ) -> LineageRecord:
     """Collect what SIAPP NV changed since the watermarks into the outbox (F5-F8 in)."""
-    started = time.monotonic()
-    record = run.lineage(
-        "F5-F8",
-        source=Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}"),
-        target=Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle"),
-    )
-    digest = ContentDigest()
-    collector = _Collector(store)
-    per_resource: dict[str, dict[str, Any]] = {}
-    mirror_loaded = store.state.get_watermark(WM_ASN_MIRROR) is not None
-    async with siapp:
-        for resource in resources:
-            res = CollectResult()
-            per_resource[resource] = res.__dict__
-            wm_name = WM_SIAPP.format(resource=resource)
-            since = store.state.get_watermark(wm_name)
-            record.window[f"{resource}.from"] = since
-            if resource == "usulan" and not mirror_loaded:
-                # Without the ASN mirror every NIP would look out of scope: refusing them all
-                # would be wrong and final. Leave the watermark; the next run collects them.
-                res.skipped = "asn mirror not loaded"
-                log.warning("collect: usulan skipped: the ASN mirror has not been loaded yet")
-                continue
-            raw_rows = [
-                row
-                async for row in siapp.iter_list(resource, updated_since=since, page_size=page_size)
-            ]
-            rows, odd = _dedupe(raw_rows)
-            res.read = len(raw_rows)
-            work = _Work()
-            newest = _parse_ts(since) if since else None
-            for raw in odd:
-                collector.quarantine(work, resource, "", "invalid", "not an object", raw)
-                res.quarantined += 1
-            for raw in rows:
-                ts = _parse_ts(raw.get("updated_at"))
-                if ts is not None and (newest is None or ts > newest):
-                    newest = ts
-                model, error = validate_payload(_MODELS[resource], raw)
-                if model is None:
-                    collector.quarantine(
-                        work, resource, str(raw.get("id") or ""), "invalid", error or "", raw
-                    )
-                    res.quarantined += 1
+    unknown = sorted(set(resources) - set(RESOURCES))
+    if unknown:
+        raise FlowConfigError(f"unknown SIAPP NV resources {unknown}; known: {list(RESOURCES)}")
+    source = Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}")
+    target = Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle")
+    with _outbox_lineage(run, "F5-F8", source, target) as (record, digest):
+        collector = _Collector(store)
+        per_resource: dict[str, dict[str, Any]] = {}
+        mirror_loaded = store.state.get_watermark(watermarks.ASN_CURSOR) is not None
+        async with siapp:
+            for resource in resources:
+                res = CollectResult()
+                per_resource[resource] = res.__dict__
+                wm_name = watermarks.SIAPP_RESOURCE.format(resource=resource)
+                since = store.state.get_watermark(wm_name)
+                record.window[f"{resource}.from"] = since
+                if resource == "usulan" and not mirror_loaded:
+                    # Without the ASN mirror every NIP would look out of scope: refusing them
+                    # all would be wrong and final. Leave the watermark; the next run collects.
+                    res.skipped = "asn mirror not loaded"
+                    log.warning("collect: usulan skipped: the ASN mirror has not been loaded yet")
                     continue
-                res.valid += 1
-                if resource == "usulan":
-                    collector.usulan(work, model, raw, res)
-                else:
-                    build = {
-                        "verifikasi": verifikasi_payload,
-                        "keppres": keppres_payload,
-                        "pic": pic_payload,
-                    }[resource]
-                    collector.follow_up(work, resource, model, raw, res, build)
-            moved = iso_utc(newest) if newest is not None else None
-            watermark = (wm_name, moved) if moved and moved != since else None
-            added = _write(store, work, run.run_id, watermark)
-            for item in work.items:
-                digest.add(item.idempotency_key, item.version_hash)
-            record.window[f"{resource}.to"] = moved or since
-            record.counts.add(
-                read=res.read,
-                valid=res.valid,
-                inserted=added,
-                unchanged=res.known,
-                quarantined=res.quarantined + res.rejected,
-            )
-            log.info(
-                "collect %s: read %d, valid %d, enqueued %d, refused %d, invalid %d, known %d",
-                resource,
-                res.read,
-                res.valid,
-                res.enqueued,
-                res.rejected,
-                res.quarantined,
-                res.known,
-            )
-        record.requests = siapp.metrics()
-    record.extra = {"resources": per_resource, "reasons": collector.reasons}
-    record.content_digest = digest.hexdigest()
-    return record.finish(started)
+                raw_rows = [
+                    row
+                    async for row in siapp.iter_list(
+                        resource, updated_since=since, page_size=page_size
+                    )
+                ]
+                work, newest = collector.resource(resource, raw_rows, _parse_ts(since), res)
+                moved = iso_utc(newest) if newest is not None else None
+                watermark = (wm_name, moved) if moved and moved != since else None
+                added = _write(store, work, run, watermark, digest)
+                record.window[f"{resource}.to"] = moved or since
+                record.counts.add(
+                    read=res.read,
+                    valid=res.valid,
+                    inserted=added,
+                    unchanged=res.known,
+                    quarantined=res.quarantined + res.rejected,
+                )
+                log.info(
+                    "collect %s: read %d, valid %d, enqueued %d, refused %d, invalid %d, known %d",
+                    resource,
+                    res.read,
+                    res.valid,
+                    res.enqueued,
+                    res.rejected,
+                    res.quarantined,
+                    res.known,
+                )
+            record.requests = siapp.metrics()
+        record.extra = {"resources": per_resource, "reasons": collector.reasons}
+        return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,82 +433,67 @@ async def status_back(
     siasn: Any, store: Store, run: RunContext, *, page_size: int = 500
 ) -> LineageRecord:
     """BKN statuses, pertek and ralat pertek changed since the watermark → lifecycle + outbox."""
-    started = time.monotonic()
-    record = run.lineage(
-        "F3-F4",
-        source=Endpoint(system="siasn", endpoint="/apisiasn/1.0/siapp/status-usulan"),
-        target=Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle"),
-    )
-    digest = ContentDigest()
-    since_text = store.state.get_watermark(WM_STATUS)
-    since = date.fromisoformat(since_text) if since_text else None
-    record.window = {"from": since_text}
-    work = _Work()
-    newest = since
-    announced = {"status": 0, "pertek": 0, "ralat-pertek": 0}
-    async with siasn:
-        raw_rows = [
-            r async for r in siasn.iter_status_usulan(updated_since=since, page_size=page_size)
-        ]
-        record.requests = siasn.metrics()
-    valid = 0
-    for raw in raw_rows:
-        row, error = validate_payload(StatusUsulanRow, raw)
-        key = str(raw.get("id_usulan_siapp") or "") if isinstance(raw, Mapping) else ""
-        if row is None:
-            work.bad.append(
-                QuarantineItem(
-                    flow="F3",
-                    entity_kind="status_usulan",
-                    key=key,
-                    reason="invalid",
-                    detail=error or "",
-                    payload=raw,
+    source = Endpoint(system="siasn", endpoint="/apisiasn/1.0/siapp/status-usulan")
+    target = Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle")
+    with _outbox_lineage(run, "F3-F4", source, target) as (record, digest):
+        since_text = store.state.get_watermark(watermarks.SIASN_STATUS)
+        since = date.fromisoformat(since_text) if since_text else None
+        record.window = {"from": since_text}
+        async with siasn:
+            raw_rows = [
+                r async for r in siasn.iter_status_usulan(updated_since=since, page_size=page_size)
+            ]
+            record.requests = siasn.metrics()
+        work = _Work()
+        newest = since
+        announced = {"status": 0, "pertek": 0, "ralat-pertek": 0}
+        valid = 0
+        for raw in raw_rows:
+            row, error = validate_payload(StatusUsulanRow, raw)
+            items: list[tuple[str, dict[str, Any]]] | None = None
+            if row is not None:
+                if row.updated is not None and (newest is None or row.updated > newest):
+                    newest = row.updated
+                try:
+                    items = [(FLOW_STATUS, status_payload(row)), *pertek_payloads(row)]
+                except PayloadError as exc:
+                    error = str(exc)
+            if row is None or items is None:
+                key = str(raw.get("id_usulan_siapp") or "") if isinstance(raw, Mapping) else ""
+                work.bad.append(
+                    QuarantineItem(
+                        flow="F3",
+                        entity_kind="status_usulan",
+                        key=key,
+                        reason="invalid",
+                        detail=error or "",
+                        payload=raw,
+                    )
                 )
-            )
-            continue
-        if row.updated is not None and (newest is None or row.updated > newest):
-            newest = row.updated
-        try:
-            items = [(FLOW_STATUS, status_payload(row)), *pertek_payloads(row)]
-        except PayloadError as exc:
-            work.bad.append(
-                QuarantineItem(
-                    flow="F3",
-                    entity_kind="status_usulan",
-                    key=key,
-                    reason="invalid",
-                    detail=str(exc),
-                    payload=raw,
-                )
-            )
-            continue
-        valid += 1
-        for flow, payload in items:
-            work.add(flow, row.id_usulan_siapp, payload)
-            announced["status" if flow == FLOW_STATUS else flow] += 1
-        fields, stamps = _status_lifecycle(row, run.now)
-        work.lifecycle.append((row.id_usulan_siapp, fields, stamps))
-    moved = newest.isoformat() if newest is not None else None
-    watermark = (WM_STATUS, moved) if moved and moved != since_text else None
-    added = _write(store, work, run.run_id, watermark)
-    for item in work.items:
-        digest.add(item.idempotency_key, item.version_hash)
-    record.window["to"] = moved or since_text
-    record.counts.add(
-        read=len(raw_rows),
-        valid=valid,
-        inserted=added,
-        unchanged=len(work.items) - added,
-        quarantined=len(work.bad),
-    )
-    record.extra = {"items": announced}
-    record.content_digest = digest.hexdigest()
-    log.info(
-        "status back: %d rows, %d valid, %d new outbox items, %d quarantined",
-        len(raw_rows),
-        valid,
-        added,
-        len(work.bad),
-    )
-    return record.finish(started)
+                continue
+            valid += 1
+            for flow, payload in items:
+                work.add(flow, row.id_usulan_siapp, payload)
+                announced["status" if flow == FLOW_STATUS else flow] += 1
+            fields, stamps = _status_lifecycle(row, run.now)
+            work.lifecycle.append((row.id_usulan_siapp, fields, stamps))
+        moved = newest.isoformat() if newest is not None else None
+        watermark = (watermarks.SIASN_STATUS, moved) if moved and moved != since_text else None
+        added = _write(store, work, run, watermark, digest)
+        record.window["to"] = moved or since_text
+        record.counts.add(
+            read=len(raw_rows),
+            valid=valid,
+            inserted=added,
+            unchanged=len(work.items) - added,
+            quarantined=len(work.bad),
+        )
+        record.extra = {"items": announced}
+        log.info(
+            "status back: %d rows, %d valid, %d new outbox items, %d quarantined",
+            len(raw_rows),
+            valid,
+            added,
+            len(work.bad),
+        )
+        return record

@@ -1,13 +1,13 @@
-"""Operators of the proposal traffic (F3-F8), DAG ``usulan_sync``.
+"""Operators of the ``usulan_sync`` DAG: each names its call into
+:mod:`siapp_siasn.flows.usulan_sync` or :mod:`siapp_siasn.flows.usulan_push`;
+:class:`~siapp_siasn.operators.base.HubOperator` does the rest.
 
-Thin adapters over :mod:`siapp_siasn.flows.usulan_sync` and
-:mod:`siapp_siasn.flows.usulan_push`: connections in, lineage out.
+Flows are imported inside ``run_flow`` so that parsing a DAG file imports no store or client.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from siapp_siasn.operators.base import HubOperator
@@ -15,32 +15,16 @@ from siapp_siasn.operators.base import HubOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from siapp_siasn.clients.siapp import SiappClient
-    from siapp_siasn.clients.siasn import SiasnClient
+    from siapp_siasn.flows.context import RunContext
+    from siapp_siasn.lineage import LineageRecord
+    from siapp_siasn.store import Store
 
 
-class _UsulanOperator(HubOperator):
-    def __init__(
-        self, *, siasn_conn_id: str = "siasn_api", siapp_conn_id: str = "siapp_api", **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.siasn_conn_id = siasn_conn_id
-        self.siapp_conn_id = siapp_conn_id
+class SiappCollectOperator(HubOperator):
+    """F5-F8 in: what SIAPP NV changed since the watermarks, scope-checked, into the outbox.
 
-    def siasn_client(self) -> SiasnClient:
-        from siapp_siasn.hooks import SiasnHook
-
-        return SiasnHook(siasn_conn_id=self.siasn_conn_id).get_client()
-
-    def siapp_client(self) -> SiappClient:
-        from siapp_siasn.hooks import SiappHook
-
-        return SiappHook(siapp_conn_id=self.siapp_conn_id).get_client()
-
-
-class SiappCollectOperator(_UsulanOperator):
-    """F5-F8 in: SIAPP NV changes since the watermarks → scope check → outbox (one transaction
-    per resource, with the watermark)."""
+    :param resources: the SIAPP NV resources to collect (default: all, usulan first).
+    """
 
     ui_color = "#e3def7"
 
@@ -48,34 +32,34 @@ class SiappCollectOperator(_UsulanOperator):
         super().__init__(**kwargs)
         self.resources = list(resources) if resources else None
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.usulan_sync import RESOURCES, collect_siapp
 
-        store = self.get_store()
-        run = self.run_context(context)
-        record = asyncio.run(
-            collect_siapp(self.siapp_client(), store, run, resources=self.resources or RESOURCES)
-        )
-        return self.publish(context, store, record)
+        return collect_siapp(self.siapp_client(), store, run, resources=self.resources or RESOURCES)
 
 
-class SiasnStatusBackOperator(_UsulanOperator):
+class SiasnStatusBackOperator(HubOperator):
     """F3/F4: BKN status, pertek and ralat pertek since the watermark → lifecycle + outbox."""
 
     ui_color = "#d8f0e3"
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.usulan_sync import status_back
 
-        store = self.get_store()
-        run = self.run_context(context)
-        record = asyncio.run(status_back(self.siasn_client(), store, run))
-        return self.publish(context, store, record)
+        return status_back(self.siasn_client(), store, run)
 
 
-class OutboxPushOperator(_UsulanOperator):
-    """Deliver the due outbox items toward one side: ``target="siasn"`` (F5-F8, documents
-    first) or ``target="siapp"`` (F3, F4 with the PDFs, refusals)."""
+class OutboxPushOperator(HubOperator):
+    """Deliver the due outbox items toward one side.
+
+    :param target: ``siasn`` (F5-F8, documents first) or ``siapp`` (F3, F4 with the PDFs,
+        refusals); anything else fails the task without retries.
+    :param max_attempts: failed attempts after which an item is dead-lettered.
+    :param push_limit: due items taken per run (the oldest).
+    :param concurrency: usulan delivered in parallel.
+    :param backoff_base_s: wait after the first failed attempt (doubling, with jitter).
+    :param backoff_max_s: the longest wait between two attempts.
+    """
 
     template_fields: Sequence[str] = (
         "max_attempts",
@@ -98,8 +82,6 @@ class OutboxPushOperator(_UsulanOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if target not in ("siasn", "siapp"):
-            raise ValueError("target must be 'siasn' or 'siapp'")
         self.target = target
         self.max_attempts = max_attempts
         self.push_limit = push_limit
@@ -107,10 +89,11 @@ class OutboxPushOperator(_UsulanOperator):
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.usulan_push import PushParams, push_outbox
         from siapp_siasn.flows.usulan_rules import RetryPolicy
 
+        # templated fields arrive as native numbers (render_template_as_native_obj) or strings
         params = PushParams(
             target=self.target,
             limit=int(self.push_limit),
@@ -121,19 +104,4 @@ class OutboxPushOperator(_UsulanOperator):
                 max_s=float(self.backoff_max_s),
             ),
         )
-        store = self.get_store()
-        run = self.run_context(context)
-        run.progress = self._log_progress
-        record = asyncio.run(
-            push_outbox(self.siasn_client(), self.siapp_client(), store, params, run)
-        )
-        dead = record.extra.get("dead_lettered", 0)
-        if dead:
-            self.log.warning(
-                "%d outbox items went to the dead letters this run (view v_outbox_dead)", dead
-            )
-        return self.publish(context, store, record)
-
-    def _log_progress(self, done: int, total: int) -> None:
-        pct = 100.0 * done / total if total else 100.0
-        self.log.info("push %s progress: %d / %d usulan (%.1f%%)", self.target, done, total, pct)
+        return push_outbox(self.siasn_client(), self.siapp_client(), store, params, run)
