@@ -435,6 +435,12 @@ def test_persistent_401_fails_after_one_refresh() -> None:
     asyncio.run(main())
 
 
+def _bearer_except(base_url: str, open_prefix: str) -> TokenAuth:
+    """A client-credentials bearer token on every template but those under ``open_prefix``."""
+    source = OAuth2TokenSource("t", f"{base_url}/oauth/token", {"grant_type": "client_credentials"})
+    return TokenAuth([HeaderToken("Authorization", "Bearer", source)], {open_prefix: []})
+
+
 def test_token_refresh_does_not_wait_for_a_concurrency_slot() -> None:
     """Every slot is held by a request the server answers only after a token was fetched:
     the token call must get through without a slot (it once queued behind them)."""
@@ -469,11 +475,8 @@ def test_token_refresh_does_not_wait_for_a_concurrency_slot() -> None:
 
     async def main() -> None:
         async with loopback(routes) as srv:
-            source = OAuth2TokenSource(
-                "t", f"{srv.url}/oauth/token", {"grant_type": "client_credentials"}
-            )
             # /slow needs no token; /api needs one, fetched while both slots are taken
-            auth = TokenAuth([HeaderToken("Authorization", "Bearer", source)], {"/slow": []})
+            auth = _bearer_except(srv.url, "/slow")
             async with fast_client(srv.url, auth=auth, concurrency=2) as c:
                 held = [asyncio.create_task(c.get("/slow/{i}", i=i)) for i in range(2)]
                 await asyncio.wait_for(srv.state["both_in"].wait(), timeout=5)
@@ -503,11 +506,8 @@ def test_token_calls_bypass_the_rate_limiter() -> None:
 
     async def main() -> None:
         async with loopback(routes) as srv:
-            source = OAuth2TokenSource(
-                "t", f"{srv.url}/oauth/token", {"grant_type": "client_credentials"}
-            )
             # /open needs no token; /api needs one
-            auth = TokenAuth([HeaderToken("Authorization", "Bearer", source)], {"/open": []})
+            auth = _bearer_except(srv.url, "/open")
             async with fast_client(srv.url, auth=auth, concurrency=1, rate_limit_rps=1) as c:
                 await c.get("/open/{i}", i=0)
                 queued = asyncio.create_task(c.get("/open/{i}", i=1))
