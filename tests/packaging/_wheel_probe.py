@@ -48,6 +48,13 @@ def main(dags_folder: str, work: str) -> dict[str, object]:
     except Exception as exc:  # reported, so the other checks still run
         migrated = f"{type(exc).__name__}: {exc}"
 
+    try:
+        from siapp_siasn.models.contract import load_siasn_contract
+
+        contract_endpoints: object = sorted(load_siasn_contract()["endpoints"])
+    except Exception as exc:  # reported, so the other checks still run
+        contract_endpoints = f"{type(exc).__name__}: {exc}"
+
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=dags_folder)
@@ -57,6 +64,7 @@ def main(dags_folder: str, work: str) -> dict[str, object]:
         "modules": modules,
         "import_errors": import_errors,
         "store_migrated": migrated,
+        "contract_endpoints": contract_endpoints,
         "dag_errors": {k: v.splitlines()[-1] for k, v in bag.import_errors.items()},
         "dag_ids": sorted(bag.dag_ids),
         "dev_tools_importable": {

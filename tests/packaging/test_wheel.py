@@ -129,6 +129,12 @@ def test_the_shipped_migrations_build_a_store(probe: dict) -> None:
     assert probe["store_migrated"] is True
 
 
+def test_the_wheel_ships_the_siasn_contract(probe: dict) -> None:
+    # Loaded from the installed package (the probe runs outside the checkout).
+    assert isinstance(probe["contract_endpoints"], list), probe["contract_endpoints"]
+    assert {"data-utama", "rw-golongan", "ref-unor"} <= set(probe["contract_endpoints"])
+
+
 def test_every_dag_file_parses_in_a_fresh_venv(probe: dict) -> None:
     assert probe["dag_errors"] == {}
     # Each DAG file is named after its DAG id.
