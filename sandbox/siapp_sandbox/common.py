@@ -33,6 +33,8 @@ Responses (orjson; keys keep insertion order, so same data -> same bytes)::
     json_response(obj, status=200, headers=None) -> Response
     envelope(data) -> Response                 # 200 {"code": 1, "data": data}
     not_found() -> Response                    # 404 {"code": 0, "data": "Data tidak ditemukan"}
+    result_body(data) -> dict                  # {"code": 1, "count", "data", "message"}
+    not_found_result() -> Response             # 404 of model.Result reads (pns/* endpoints)
     error_response(status, short, message, headers=None)   # {"Error": short, "Message": message}
     fmt_dmy(date | None, null="01-01-0001") -> str;  parse_dmy(str) -> date | None
 
@@ -100,10 +102,12 @@ __all__ = [
     "json_response",
     "make_pdf",
     "not_found",
+    "not_found_result",
     "page_faults",
     "parse_dmy",
     "parse_faults",
     "record_received",
+    "result_body",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -134,6 +138,27 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 _ENV_404 = orjson.dumps({"code": 0, "data": "Data tidak ditemukan"})
+NOT_FOUND_TEXT = "Data tidak ditemukan"
+_RESULT_404 = orjson.dumps(
+    {"code": 0, "count": 0, "data": NOT_FOUND_TEXT, "message": NOT_FOUND_TEXT}
+)
+
+
+def result_body(data: Any, message: str = "success") -> dict[str, Any]:
+    """SIASN read envelope (swagger ``model.Result``) ``{"code": 1, "count", "data",
+    "message"}``; ``count`` = items of a list ``data`` (or of its one ``list*`` member), else 1."""
+    if isinstance(data, list):
+        count = len(data)
+    else:
+        lists = [v for k, v in data.items() if k.startswith("list") and isinstance(v, list)]
+        count = len(lists[0]) if len(lists) == 1 else 1
+    return {"code": 1, "count": count, "data": data, "message": message}
+
+
+def not_found_result() -> Response:
+    """Not found (and empty) in the ``model.Result`` keys, HTTP 404: ``{"code": 0, "count": 0,
+    "data": "Data tidak ditemukan", "message": "Data tidak ditemukan"}``."""
+    return Response(_RESULT_404, status_code=404, media_type="application/json")
 
 
 def envelope(data: Any) -> Response:
@@ -203,7 +228,7 @@ class Faults(BaseModel):
     retry_after_s: int = Field(default=1, ge=0, le=3600)
     rate_limit_rps: float | None = Field(default=None, gt=0.0)
     gateway_token_ttl_s: float = Field(default=3600.0, gt=0.0)
-    sso_token_ttl_s: float = Field(default=3600.0, gt=0.0)
+    sso_token_ttl_s: float = Field(default=43200.0, gt=0.0)  # 12 h, as clients observe
     siapp_token_ttl_s: float = Field(default=3600.0, gt=0.0)
     malformed_rate: float = Rate
     truncated_rate: float = Rate
@@ -244,6 +269,18 @@ PROFILES: dict[str, dict[str, Any]] = {
             "rename": {"unorNama": "namaUnor", "tglLahir": "tanggalLahir"},
             "retype": {"golRuangAkhirId": "int", "jumlahAnak": "int"},
             "add": {"flagIkd": "1"},
+        }
+    },
+    # the names this sandbox served before it followed BKN's definition (never SIASN's): a
+    # rename drift of real fields, to test that a client quarantines on a missing field
+    "legacy_names": {
+        "schema_drift": {
+            "rename": {
+                "validNik": "isValidNik",
+                "masaKerjaGolonganTahun": "mkGolonganTahun",
+                "masaKerjaGolonganBulan": "mkGolonganBulan",
+                "jenisAnak": "statusAnak",
+            }
         }
     },
 }

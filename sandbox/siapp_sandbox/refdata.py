@@ -1,9 +1,21 @@
-"""Fixed reference tables of the sandbox (SIASN ``/referensi_siasn`` shapes) and name pools.
+"""Fixed reference tables of the sandbox, in the shapes SIASN serves them, and name pools.
 
 Everything here is constant: independent of the world seed and size, so the same ids appear in
-every sandbox run. Ids are strings (as SIASN serves them). The public entry point is
-:func:`referensi` (``ref name -> list of rows``); :data:`REF_NAMES` lists the served refs, which
-are the hub's ``siapp_siasn.models.siasn.REFERENCE_TABLES``.
+every sandbox run. Ids are strings (as SIASN serves them). :func:`referensi` gives the rows of
+every table the hub holds (``ref name -> rows``, the sandbox truth); where each is served
+follows ``siapp_siasn.models.referensi.REF_SOURCES``:
+
+- ``/referensi_siasn/1/{ref}/search`` serves :data:`REFERENSI_SIASN_NAMES` (field names as the
+  public clients store them unchanged: kanekescom/laravel-siasn-referensi migrations);
+- ``/apisiasn/1.0/referensi/ref-unor`` serves ``unor`` (``referensi.UnorResponse`` of BKN's
+  swagger);
+- ``jenis-kp`` is served nowhere (a static BKN code table the hub ships).
+
+ref-dokumen ids are SIASN's where a public source shows them (black-coffee04/ws-siasn-php
+``src/Data/Referensi/dokumen.json.gz``: 872..892, 1179; a public SIASN web client: 2 pertek,
+24 DRH); documents the usulan flows need that no public source numbers get synthetic ids of
+:data:`SYNTHETIC_REF_DOKUMEN_MIN` and above. The hub resolves ids by ``document`` name
+(:data:`USULAN_DOKUMEN`), never by a hard-coded id.
 
 Personal-looking strings (first names, cities) are generic pools for synthetic people, not data
 about anyone.
@@ -15,7 +27,7 @@ import hashlib
 from functools import cache
 from typing import Any
 
-from siapp_siasn.models.siasn import REFERENCE_TABLES
+from siapp_siasn.models.referensi import JENIS_KP_TABLE, REF_SOURCES, REFERENCE_TABLES
 
 __all__ = [
     "AGAMA",
@@ -25,13 +37,19 @@ __all__ = [
     "JENIS_JABATAN",
     "JENIS_KP",
     "KEDUDUKAN_HUKUM",
+    "REFERENSI_SIASN_NAMES",
     "REF_DOKUMEN",
     "REF_NAMES",
+    "SYNTHETIC_REF_DOKUMEN_MIN",
     "TINGKAT_PENDIDIKAN",
+    "USULAN_DOKUMEN",
     "guid",
     "instansi_rows",
     "jabatan_fungsional_rows",
+    "ref_dokumen_id",
+    "ref_dokumen_rows",
     "referensi",
+    "served_referensi",
     "unor_rows",
 ]
 
@@ -113,38 +131,106 @@ TINGKAT_PENDIDIKAN: dict[int, tuple[str, int]] = {
     50: ("S-3/Doktor", 33),
 }
 
-JENIS_KP: dict[str, str] = {
-    "101": "Reguler",
-    "201": "Pilihan (Jabatan Struktural)",
-    "202": "Pilihan (Jabatan Fungsional Tertentu)",
-    "203": "Pilihan (Penyesuaian Ijazah)",
-    "204": "Pilihan (Sedang Melaksanakan Tugas Belajar)",
-    "205": "Pilihan (Prestasi Luar Biasa)",
-    "206": "Pilihan (Penemuan Baru)",
-    "207": "Pilihan (Diperbantukan/Dipekerjakan)",
-    "208": "Pilihan (Pejabat Negara)",
-    "209": "Pilihan (Menjelang Pensiun)",
-    "210": "Anumerta",
+#: jenis kenaikan pangkat id -> nama (BKN's static table, see siapp_siasn.models.referensi)
+JENIS_KP: dict[str, str] = {r["id"]: r["nama"] for r in JENIS_KP_TABLE}
+
+#: Served ref-dokumen ids from here up are synthetic (no public source numbers them).
+SYNTHETIC_REF_DOKUMEN_MIN = 90000
+
+# ref-dokumen rows: (id, layananId, layananNama, detailLayananNama, document, fileType,
+# mandatory). Real ids and meanings: black-coffee04/ws-siasn-php dokumen.json.gz (872..892,
+# 1179; 890 and 1179 share one name there, as served) and a public SIASN web client (2, 24).
+_REF_DOKUMEN: list[tuple[str, str, str, str, str, str | None, bool]] = [
+    ("2", "1", "Pengadaan", "Pertimbangan Teknis", "Pertimbangan Teknis BKN", "PDF", True),
+    ("24", "1", "Pengadaan", "Daftar Riwayat Hidup", "Daftar Riwayat Hidup", "PDF", True),
+    ("872", "8", "Peremajaan", "Riwayat Jabatan", "Dok SK Jabatan", None, True),
+    ("873", "8", "Peremajaan", "Riwayat Jabatan", "Dok Surat Pelantikan", "PDF", False),
+    ("874", "8", "Peremajaan", "Riwayat Diklat", "Dok Sertifikat Diklat", "PDF", True),
+    ("879", "8", "Peremajaan", "Riwayat Angka Kredit", "Dok PAK", "PDF", True),
+    ("880", "8", "Peremajaan", "Riwayat Angka Kredit", "SK PAK", "PDF", True),
+    ("881", "8", "Peremajaan", "Riwayat Kursus", "Dok Sertifikat Kursus", "PDF", True),
+    ("882", "8", "Peremajaan", "Hukuman Disiplin", "Dok SK Hukuman Disiplin", "PDF", True),
+    ("887", "8", "Peremajaan", "PNS", "Dok SK PNS", "PDF", True),
+    ("888", "8", "Peremajaan", "PNS", "Dok Surat Perintah Melaksanakan Tugas", "PDF", True),
+    ("889", "8", "Peremajaan", "PNS", "Dok SK CPNS", "PDF", True),
+    ("890", "8", "Peremajaan", "Riwayat Kinerja", "Dokumen Evaluasi Kinerja", "PDF", True),
+    ("891", "8", "Peremajaan", "Riwayat SKP", "Dok Realisasi SKP", "PDF", True),
+    ("892", "8", "Peremajaan", "Riwayat Penghargaan", "Dok Sertifikat Penghargaan", "PDF", True),
+    ("1179", "8", "Peremajaan", "Riwayat Kinerja", "Dokumen Evaluasi Kinerja", "PDF", True),
+    # synthetic: documents of the SIAPP usulan that no public source numbers
+    ("90001", "90", "SIAPP (sintetis)", "Usulan", "SK Kenaikan Pangkat Terakhir", "PDF", True),
+    ("90002", "90", "SIAPP (sintetis)", "Usulan", "Surat Pengantar Usulan", "PDF", True),
+    ("90003", "90", "SIAPP (sintetis)", "Usulan", "Ijazah Terakhir", "PDF", True),
+    (
+        "90004",
+        "90",
+        "SIAPP (sintetis)",
+        "Usulan",
+        "Surat Pernyataan Tidak Sedang Menjalani Hukuman Disiplin",
+        "PDF",
+        True,
+    ),
+    ("90005", "90", "SIAPP (sintetis)", "Usulan", "Akta Nikah / Kartu Keluarga", "PDF", False),
+    ("90006", "90", "SIAPP (sintetis)", "Keppres", "Keputusan Presiden (Salinan)", "PDF", True),
+    ("90007", "90", "SIAPP (sintetis)", "Pertek", "Ralat Pertimbangan Teknis BKN", "PDF", True),
+    ("90008", "90", "SIAPP (sintetis)", "Usulan", "Surat Keterangan Kematian", "PDF", False),
+]
+
+#: ref-dokumen id -> ``document`` (the served name).
+REF_DOKUMEN: dict[str, str] = {r[0]: r[4] for r in _REF_DOKUMEN}
+
+#: The usulan documents of the hub: kind -> the ``document`` name the hub resolves its id by
+#: (in the live ref-dokumen table; one row per name among these).
+USULAN_DOKUMEN: dict[str, str] = {
+    "SK_CPNS": "Dok SK CPNS",
+    "SK_PNS": "Dok SK PNS",
+    "SK_PANGKAT_TERAKHIR": "SK Kenaikan Pangkat Terakhir",
+    "SK_JABATAN_TERAKHIR": "Dok SK Jabatan",
+    "BERITA_ACARA_PELANTIKAN": "Dok Surat Pelantikan",
+    "PENILAIAN_KINERJA": "Dok Realisasi SKP",
+    "DAFTAR_RIWAYAT_HIDUP": "Daftar Riwayat Hidup",
+    "SURAT_PENGANTAR": "Surat Pengantar Usulan",
+    "IJAZAH_TERAKHIR": "Ijazah Terakhir",
+    "SURAT_PERNYATAAN_HUKDIS": "Surat Pernyataan Tidak Sedang Menjalani Hukuman Disiplin",
+    "AKTA_NIKAH_KK": "Akta Nikah / Kartu Keluarga",
+    "SALINAN_KEPPRES": "Keputusan Presiden (Salinan)",
+    "PERTEK": "Pertimbangan Teknis BKN",
+    "RALAT_PERTEK": "Ralat Pertimbangan Teknis BKN",
+    "SURAT_KETERANGAN_KEMATIAN": "Surat Keterangan Kematian",
 }
 
-# ref-dokumen id -> nama (usulan documents exchanged under the PKS)
-REF_DOKUMEN: dict[str, str] = {
-    "872": "SK CPNS",
-    "873": "SK PNS",
-    "874": "SK Kenaikan Pangkat Terakhir",
-    "875": "SK Jabatan Terakhir",
-    "876": "Surat Pengantar Usulan",
-    "877": "Daftar Riwayat Hidup",
-    "878": "Penilaian Kinerja 2 Tahun Terakhir",
-    "879": "Ijazah Terakhir",
-    "880": "Surat Pernyataan Tidak Sedang Menjalani Hukuman Disiplin",
-    "881": "Akta Nikah / Kartu Keluarga",
-    "882": "Keputusan Presiden (Salinan)",
-    "883": "Pertimbangan Teknis BKN",
-    "884": "Ralat Pertimbangan Teknis BKN",
-    "885": "Surat Keterangan Kematian",
-    "886": "Berita Acara Pelantikan",
-}
+
+def ref_dokumen_id(kind: str) -> str:
+    """The ref-dokumen id of usulan document ``kind`` (a key of :data:`USULAN_DOKUMEN`),
+    looked up by name as the hub does."""
+    name = USULAN_DOKUMEN[kind]
+    ids = [i for i, doc in REF_DOKUMEN.items() if doc == name]
+    if len(ids) != 1:
+        raise LookupError(f"ref-dokumen: {len(ids)} rows named {name!r}")
+    return ids[0]
+
+
+@cache
+def ref_dokumen_rows() -> list[dict[str, Any]]:
+    """``ref-dokumen`` rows as served (every value a string, ``mandatory`` "true"/"false")."""
+    return [
+        {
+            "id": i,
+            "layananId": lay_id,
+            "layananNama": lay,
+            "subLayananId": lay_id,
+            "subLayananNama": lay,
+            "detailLayananId": f"{lay_id}{k:02d}",
+            "detailLayananNama": detail,
+            "document": doc,
+            "jenisDokumen": "1",
+            "fileType": ftype,
+            "linkProses": None,
+            "mandatory": "true" if mandatory else "false",
+        }
+        for k, (i, lay_id, lay, detail, doc, ftype, mandatory) in enumerate(_REF_DOKUMEN)
+    ]
+
 
 # (kode_cepat, nama, jenis) of the agencies
 _INSTANSI: list[tuple[str, str, str]] = [
@@ -225,7 +311,8 @@ def head_title(unit_name: str) -> str:
 
 @cache
 def instansi_rows() -> list[dict[str, str]]:
-    """``instansi`` rows ``{id, nama, kode_cepat, jenis}`` (fixed order)."""
+    """The agencies ``{id, nama, kode_cepat, jenis}`` (fixed order): the world's view; the
+    served rows are :func:`instansi_served_rows`."""
     return [
         {"id": guid("instansi", kode), "nama": nama, "kode_cepat": kode, "jenis": jenis}
         for kode, nama, jenis in _INSTANSI
@@ -254,13 +341,73 @@ def unor_tree() -> list[list[tuple[int, str, str, str]]]:
     return out
 
 
+_JENIS_INSTANSI: dict[str, tuple[str, str]] = {  # jenis -> (served jenis, jenisInstansiId)
+    "Kementerian": ("P", "KM"),
+    "LPNK": ("P", "LN"),
+    "Pemda": ("D", "PV"),
+}
+
+
+def instansi_cepat_kode(index: int) -> str:
+    """The (synthetic, numeric like SIASN's) ``cepatKode`` of agency ``index``."""
+    return f"{1010 + 10 * index}"
+
+
 @cache
-def unor_rows() -> list[dict[str, str]]:
-    """``unor`` rows ``{id, nama, instansi_id, diatasan_id}``."""
-    rows: list[dict[str, str]] = []
-    for inst, units in zip(instansi_rows(), unor_tree(), strict=True):
-        for _level, uid, nama, parent in units:
-            rows.append({"id": uid, "nama": nama, "instansi_id": inst["id"], "diatasan_id": parent})
+def instansi_served_rows() -> list[dict[str, Any]]:
+    """``instansi`` rows as ``referensi_siasn`` serves them."""
+    rows: list[dict[str, Any]] = []
+    for i, inst in enumerate(instansi_rows()):
+        jenis, jenis_id = _JENIS_INSTANSI[inst["jenis"]]
+        kode = instansi_cepat_kode(i)
+        rows.append(
+            {
+                "id": inst["id"],
+                "lokasiId": guid("lokasi", inst["kode_cepat"]),
+                "nama": inst["nama"],
+                "jenis": jenis,
+                "cepatKode": kode,
+                "prosesBerkasDipusat": "1",
+                "mgrCepatKode": kode,
+                "status": "1",
+                "cepatKode5": f"{kode}0",
+                "cepatKode5Lama": f"{kode}0",
+                "namaBaru": inst["nama"],
+                "namaJabatan": head_title(inst["nama"]),
+                "jenisInstansiId": jenis_id,
+            }
+        )
+    return rows
+
+
+_UNOR_ESELON = {0: None, 1: "11", 2: "21", 3: "31"}
+
+
+@cache
+def unor_rows() -> list[dict[str, Any]]:
+    """``unor`` rows as ``ref-unor`` serves them (``referensi.UnorResponse``).
+
+    ``pemimpinPnsId`` is null: the tables do not depend on the world, which picks the heads.
+    """
+    rows: list[dict[str, Any]] = []
+    for k, (inst, units) in enumerate(zip(instansi_rows(), unor_tree(), strict=True)):
+        root = units[0][1]
+        code = instansi_cepat_kode(k)
+        for n, (level, uid, nama, parent) in enumerate(units):
+            rows.append(
+                {
+                    "id": uid,
+                    "namaUnor": nama,
+                    "cepatKode": f"{code}{n:04d}",
+                    "diatasanId": parent or None,
+                    "eselonId": _UNOR_ESELON[level],
+                    "indukUnorId": root,
+                    "instansiId": inst["id"],
+                    "jenisUnorId": "1",
+                    "namaJabatan": head_title(nama),
+                    "pemimpinPnsId": None,
+                }
+            )
     return rows
 
 
@@ -291,44 +438,154 @@ def jf_id(name_index: int, jenjang: str) -> str:
     return guid("jf", name_index, jenjang)
 
 
+_JENJANG_CODE = {
+    "Terampil": "TR",
+    "Mahir": "MH",
+    "Penyelia": "PY",
+    "Ahli Pertama": "PT",
+    "Ahli Muda": "MD",
+    "Ahli Madya": "MA",
+    "Ahli Utama": "UT",
+}
+_JENJANG_GOL = {  # jenjang -> (min, max golongan id, bup usia)
+    "Terampil": ("21", "24", "58"),
+    "Mahir": ("31", "32", "58"),
+    "Penyelia": ("33", "34", "58"),
+    "Ahli Pertama": ("31", "32", "58"),
+    "Ahli Muda": ("33", "34", "58"),
+    "Ahli Madya": ("41", "43", "60"),
+    "Ahli Utama": ("44", "45", "65"),
+}
+
+
 @cache
-def jabatan_fungsional_rows() -> list[dict[str, str]]:
-    """``jabatan-fungsional`` rows ``{id, nama, jenjang}``."""
-    rows: list[dict[str, str]] = []
+def jabatan_fungsional_rows() -> list[dict[str, Any]]:
+    """``jabatan-fungsional`` rows as served (snake_case, as SIASN serves this table)."""
+    rows: list[dict[str, Any]] = []
     for i, name in enumerate(JF_NAMES):
-        for jenjang in JF_JENJANG_TERAMPIL + JF_JENJANG_AHLI:
-            rows.append({"id": jf_id(i, jenjang), "nama": f"{name} {jenjang}", "jenjang": jenjang})
+        kel = guid("kel-jabatan", i)
+        for k, jenjang in enumerate(JF_JENJANG_TERAMPIL + JF_JENJANG_AHLI):
+            lo, hi, bup = _JENJANG_GOL[jenjang]
+            code = f"{i + 1:03d}{k}"
+            rows.append(
+                {
+                    "id": jf_id(i, jenjang),
+                    "min_gol_id": lo,
+                    "max_gol_id": hi,
+                    "nama": f"{name} {jenjang}",
+                    "bup_usia": bup,
+                    "tun_jabatan": "0",
+                    "bobot": "0",
+                    "kel_jabatan_id": kel,
+                    "cepat_kode": code,
+                    "mgr_cepat_kode": code,
+                    "jenis": "F",
+                    "cepat_kode_new": code,
+                    "status": "N",
+                    "jml_formasi": "0",
+                    "nama_asli": f"{name} {jenjang}",
+                    "jenjang": _JENJANG_CODE[jenjang],
+                    "jf_ex_medis": "0",
+                    "is_syarat_jabatan": "0",
+                    "jenis_jabatan_id": "2",
+                    "jenis_jabatan_nama": JENIS_JABATAN[2],
+                    "kode_jenjang_jabatan": _JENJANG_CODE[jenjang],
+                    "asn_jenjang_jabatan": jenjang,
+                    "level": str(k + 1),
+                    "rumpun_jabatan_id": guid("rumpun-jabatan", i),
+                    "rumpun_jabatan_nama": name,
+                }
+            )
     return rows
 
 
+_ESELON_SERVED: dict[str, tuple[str, str, str, str, str, str]] = {
+    # id -> (nama, terendah_id, tertinggi_id, eselon_level_id, asn_jenjang_jabatan_id,
+    # jabatan_asn)
+    "10": ("I.a", "44", "45", "1", "10", "JPT UTAMA"),
+    "11": ("I.a", "44", "45", "1", "11", "JPT MADYA"),
+    "12": ("I.b", "43", "45", "1", "11", "JPT MADYA"),
+    "21": ("II.a", "42", "43", "2", "21", "JPT PRATAMA"),
+    "22": ("II.b", "41", "42", "2", "21", "JPT PRATAMA"),
+    "31": ("III.a", "34", "41", "3", "31", "ADMINISTRATOR"),
+    "32": ("III.b", "33", "34", "3", "31", "ADMINISTRATOR"),
+    "41": ("IV.a", "32", "33", "4", "41", "PENGAWAS"),
+    "42": ("IV.b", "31", "32", "4", "41", "PENGAWAS"),
+}
+
+_KEDUDUKAN_KODE: dict[str, str] = {"01": "AKT", "02": "CLT", "03": "TB", "04": "PS"}
+
+
 @cache
-def _tables() -> dict[str, list[dict[str, str]]]:
+def _tables() -> dict[str, list[dict[str, Any]]]:
     return {
         "golongan": [
-            {"id": str(k), "nama": v[0], "nama_pangkat": v[1]} for k, v in GOLONGAN.items()
+            {
+                "id": str(k),
+                "nama": v[0],
+                "namaPangkat": v[1],
+                "fungKredututama": "0",
+                "fungKreditTambahan": "0",
+                "fungKreditTotal": "0",
+            }
+            for k, v in GOLONGAN.items()
         ],
         "agama": [{"id": str(k), "nama": v} for k, v in AGAMA.items()],
-        "instansi": instansi_rows(),
+        "instansi": instansi_served_rows(),
         "unor": unor_rows(),
-        "eselon": [{"id": k, "nama": v} for k, v in ESELON.items()],
+        "eselon": [
+            {
+                "id": k,
+                "nama": v[0],
+                "terendah_id": v[1],
+                "tertinggi_id": v[2],
+                "eselon_level_id": v[3],
+                "asn_jenjang_jabatan_id": v[4],
+                "jabatan_asn": v[5],
+                "level_kompetensi_jabatan": v[3],
+            }
+            for k, v in _ESELON_SERVED.items()
+        ],
         "jenis-jabatan": [{"id": str(k), "nama": v} for k, v in JENIS_JABATAN.items()],
-        "kedudukan-hukum": [{"id": k, "nama": v} for k, v in KEDUDUKAN_HUKUM.items()],
+        "kedudukan-hukum": [
+            {"id": k, "nama": v, "aturan": None, "kode": _KEDUDUKAN_KODE.get(k, k)}
+            for k, v in KEDUDUKAN_HUKUM.items()
+        ],
         "jabatan-fungsional": jabatan_fungsional_rows(),
         "tingkat-pendidikan": [
-            {"id": f"{k:02d}", "nama": v[0]} for k, v in TINGKAT_PENDIDIKAN.items()
+            {
+                "id": f"{k:02d}",
+                "golongan_id": str(v[1]),
+                "nama": v[0],
+                "golongan_awal_id": str(v[1]),
+                "id_lama": f"{k:02d}",
+                "group_tk_pend_id": str(k // 10),
+                "group_tk_pend_nm": v[0],
+            }
+            for k, v in TINGKAT_PENDIDIKAN.items()
         ],
-        "jenis-kp": [{"id": k, "nama": v} for k, v in JENIS_KP.items()],
-        "ref-dokumen": [{"id": k, "nama": v} for k, v in REF_DOKUMEN.items()],
+        "jenis-kp": [dict(r) for r in JENIS_KP_TABLE],
+        "ref-dokumen": ref_dokumen_rows(),
     }
 
 
-#: The refs served: the hub's one list (the pull fetches exactly these), so the two cannot drift.
+#: Every table the hub holds (the hub's ``REFERENCE_TABLES``: one list for both sides).
 REF_NAMES: tuple[str, ...] = REFERENCE_TABLES
+
+#: The tables ``/referensi_siasn/1/{ref}/search`` serves (unor and jenis-kp are not there).
+REFERENSI_SIASN_NAMES: tuple[str, ...] = tuple(
+    name for name in REF_NAMES if REF_SOURCES[name] == "referensi_siasn"
+)
 
 
 def referensi(ref: str) -> list[dict[str, Any]] | None:
-    """Rows of reference table ``ref`` (as served, ids are strings), or None if unknown."""
+    """Rows of reference table ``ref`` wherever SIASN serves it (the sandbox truth), or None."""
     return _tables().get(ref)
+
+
+def served_referensi(ref: str) -> list[dict[str, Any]] | None:
+    """Rows ``/referensi_siasn/1/{ref}/search`` serves, or None (404) for other names."""
+    return _tables()[ref] if ref in REFERENSI_SIASN_NAMES else None
 
 
 # --- pools for synthetic people -----------------------------------------------------------

@@ -12,11 +12,15 @@ sandbox). ``create_app`` includes them when that module is importable: it calls
 ``siasn_pks.install(app, state)`` if defined, else ``app.include_router(siasn_pks.router)``.
 
 Rendering (:func:`raw_data_utama` and friends) turns the typed world records into SIASN's wire
-shape: every value a string, ``dd-mm-yyyy`` dates, null spelled ``01-01-0001`` / ``""`` /
-``"undefined"`` / ``"null"`` / JSON null (chosen per record and field by a stable hash), ``M``/``F``
-sometimes lower case, ``gelarBlk`` instead of ``gelarBelakang`` in some records, extra fields
-(``tmtEselon``, ``isValidNik``, ``status_cpns_pns``, ``path`` = ``{"": ""}``). Same seed and day
--> byte-identical bodies.
+shape with exactly the fields of the contract (``include/contract/siasn.json``, BKN's swagger):
+strings except the swagger integers (``bupPensiun``, ``mkTahun``, ``mkBulan``,
+``dataPernikahan.posisi``) and booleans (``dataPernikahan.isPns``, ``validNik``), ``dd-mm-yyyy``
+dates, null spelled ``01-01-0001`` / ``""`` / ``"undefined"`` / ``"null"`` / JSON null (chosen per
+record and field by a stable hash), ``M``/``F`` sometimes lower case, ``gelarBlk`` for
+``gelarBelakang`` and ``StatusHidup``/``JenisKawinId`` for a spouse's ``statusHidup``/
+``jenisKawinId`` in some records, ``path`` = ``{ref-dokumen id: {dok_id, dok_nama, dok_uri,
+object, slug}}``. Reads use the ``model.Result`` envelope ``{"code", "count", "data",
+"message"}``. Same seed and day -> byte-identical bodies.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from .common import (
     install_sandbox,
     json_response,
     not_found,
+    not_found_result,
     page_faults,
     parse_dmy,
+    result_body,
 )
-from .world import World, date_to_day, day_to_date
+from .world import World, date_to_day, day_to_date, rw_golongan_doc
 
 __all__ = [
     "PKS_PREFIX",
@@ -66,6 +72,8 @@ _NULLS: tuple[Any, ...] = ("", "undefined", "null", None)
 _DATE_KEYS = frozenset(
     {"tglLahir", "tmtJabatan", "tmtGolAkhir", "tmtCpns", "tmtPns", "tmtPensiun", "tmtEselon"}
 )
+#: data-utama fields SIASN types as integers (swagger); every other scalar is a string
+_INT_KEYS = frozenset({"bupPensiun", "mkTahun", "mkBulan"})
 
 
 # ============================================================================ rendering
@@ -76,10 +84,14 @@ def _null(w: World, i: int, key: str, is_date: bool) -> Any:
     return _NULLS[hv % len(_NULLS)]
 
 
+def _is_date_key(key: str) -> bool:
+    return key in _DATE_KEYS or key.startswith(("tgl", "tmt", "tggl"))
+
+
 def _s(w: World, i: int, key: str, v: Any) -> Any:
-    """Typed value -> SIASN wire value."""
+    """Typed value -> SIASN wire value (a string; null forms for None)."""
     if v is None:
-        return _null(w, i, key, key in _DATE_KEYS or key.startswith(("tgl", "tmt", "tggl")))
+        return _null(w, i, key, _is_date_key(key))
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, date):
@@ -87,54 +99,101 @@ def _s(w: World, i: int, key: str, v: Any) -> Any:
     return str(v)
 
 
+def _docs(stems: dict[str, tuple[str, str]], folder: str) -> dict[str, dict[str, str]]:
+    """``path`` JSON: ref-dokumen id -> ``{dok_id, dok_nama, dok_uri, object, slug}``."""
+    out = {}
+    for dok_id, (name, stem) in stems.items():
+        uri = f"{folder}/{stem}.pdf"
+        out[dok_id] = {
+            "dok_id": dok_id,
+            "dok_nama": name,
+            "dok_uri": uri,
+            "object": uri,
+            "slug": dok_id,
+        }
+    return out
+
+
 def raw_data_utama(w: World, i: int, day: int) -> dict[str, Any]:
-    """data-utama ``data`` object as SIASN serves it."""
+    """data-utama ``data`` object as SIASN serves it: every field of ``pns.DataUtamaResponse``
+    plus ``validNik``, ``path``, ``tglSpmt``."""
     rec = w.record(i, day)
+    extra = w.record_extra(i, day, rec)
     out: dict[str, Any] = {}
     gelar_key = "gelarBlk" if w.hash64(i, "q", "gelarBlk") % 4 == 0 else "gelarBelakang"
     lower_jk = w.hash64(i, "q", "jk") % 10 == 0
-    for k, v in rec.items():
+    for k, v in (rec | extra).items():
         if k == "gelarBelakang":
             out[gelar_key] = _s(w, i, k, v)
         elif k == "jenisKelamin":
             out[k] = v.lower() if lower_jk else v
+        elif k in _INT_KEYS or k == "validNik":
+            out[k] = v
+        elif k == "path":
+            out[k] = _docs(v, "peremajaan/pns")
         else:
             out[k] = _s(w, i, k, v)
-    out["tmtEselon"] = fmt_dmy(rec["tmtJabatan"]) if rec["eselonId"] else "01-01-0001"
-    out["isValidNik"] = "true" if w.hash64(i, "q", "nik") % 20 else "false"
-    out["status_cpns_pns"] = "P" if rec["statusPegawai"] == "PNS" else "C"
-    out["path"] = {"": ""}
     return out
 
 
-def _raw_orang(w: World, i: int, o: dict[str, Any], tag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in o.items():
-        if k == "StatusHidup":
-            out[k] = "1" if v else "0"
-        elif k == "jenisKelamin" or v is not None:
-            out[k] = _s(w, i, k, v)
-        else:
-            out[k] = _null(w, i, f"{tag}:{k}", k.startswith("tgl"))
-    return out
+def _orang_extra(w: World, i: int, tag: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Fields of a family member SIASN serves that the world does not model (null forms)."""
+    return {k: _null(w, i, f"{tag}:{k}", _is_date_key(k)) for k in keys}
 
 
 def raw_pasangan(w: World, i: int, day: int) -> list[dict[str, Any]]:
-    """``listPasangan`` as SIASN serves it (may be empty)."""
+    """``listPasangan`` as SIASN serves it (may be empty). ``orang`` spells ``statusHidup`` and
+    ``jenisKawinId`` as ``StatusHidup`` / ``JenisKawinId`` in some records (a casing SIASN
+    serves: kanekescom/laravel-siasn-simpeg stores those columns)."""
     out = []
+    pns_id = w.identity(i)["idPns"]
     for n, sp in enumerate(w.pasangan(i, day)):
-        dp = sp["dataPernikahan"]
+        o, dp = sp["orang"], sp["dataPernikahan"]
+        tag = f"sp{n}"
+        pascal = w.hash64(i, "q", "StatusHidup", n) % 3 == 0
+        status = sp["statusNikah"]
+        married: date = dp["tgglMenikah"]
+        orang = {
+            "id": o["id"],
+            "nama": o["nama"],
+            "namaKtp": o["nama"],
+            "tglLahir": fmt_dmy(o["tglLahir"]),
+            "tempatLahir": o["tempatLahir"],
+            "jenisKelamin": o["jenisKelamin"],
+            "StatusHidup" if pascal else "statusHidup": "1" if o["statusHidup"] else "0",
+            "tglMeninggal": _s(w, i, f"{tag}:tglMeninggal", o["tglMeninggal"]),
+            "aktaMeninggal": (
+                f"{w.hash64(i, 'akm', n) % 10**6:06d}/AKM/{o['tglMeninggal'].year}"
+                if o["tglMeninggal"]
+                else _null(w, i, f"{tag}:aktaMeninggal", False)
+            ),
+            "JenisKawinId" if pascal else "jenisKawinId": {1: "2", 2: "3", 3: "4"}[status],
+            "karisKarsu": (
+                f"KARIS-{w.hash64(i, 'karis', n) % 10**7:07d}"
+                if status == 1 and w.hash64(i, "karis2", n) % 2
+                else _null(w, i, f"{tag}:karisKarsu", False)
+            ),
+            "created_at": f"{married.year + 1 + w.hash64(i, 'cr', n) % 5}-"
+            f"{w.hash64(i, 'crm', n) % 12 + 1:02d}-{w.hash64(i, 'crd', n) % 28 + 1:02d}"
+            f"T{w.hash64(i, 'crh', n) % 24:02d}:{w.hash64(i, 'crmi', n) % 60:02d}:00Z",
+            **_orang_extra(w, i, tag, ("gelarDepan", "gelarBlk", "ayahId", "ibuId", "jenisAnak")),
+        }
         out.append(
             {
-                "orang": _raw_orang(w, i, sp["orang"], f"sp{n}"),
-                "statusNikah": str(sp["statusNikah"]),
+                "orang": orang,
+                "statusNikah": str(status),
                 "dataPernikahan": {
-                    "tgglMenikah": fmt_dmy(dp["tgglMenikah"]),
+                    "id": dp["id"],
+                    "orangId": o["id"],
+                    "pnsOrangId": pns_id,
+                    "status": str(status),
+                    "tgglMenikah": fmt_dmy(married),
                     "aktaMenikah": dp["aktaMenikah"] or "",
                     "tgglCerai": fmt_dmy(dp["tgglCerai"]),
                     "aktaCerai": dp["aktaCerai"] or "",
-                    "isPns": "true" if dp["isPns"] else "false",
-                    "posisi": str(dp["posisi"]),
+                    "noSkPensiun": _null(w, i, f"{tag}:noSkPensiun", False),
+                    "isPns": dp["isPns"],
+                    "posisi": dp["posisi"],
                 },
             }
         )
@@ -145,10 +204,20 @@ def raw_anak(w: World, i: int, day: int) -> list[dict[str, Any]]:
     """``listAnak`` as SIASN serves it (may be empty)."""
     out = []
     for n, ch in enumerate(w.anak(i, day)):
-        o = _raw_orang(w, i, ch, f"ch{n}")
-        o["statusAnak"] = str(ch["statusAnak"])
-        o["orangTuaId"] = ch["orangTuaId"] or ""
-        out.append(o)
+        out.append(
+            {k: (_s(w, i, f"ch{n}:{k}", v) if k != "jenisKelamin" else v) for k, v in ch.items()}
+        )
+    return out
+
+
+def _raw_parent(w: World, i: int, p: dict[str, Any], who: str) -> dict[str, Any]:
+    out = {k: _s(w, i, f"{who}:{k}", v) for k, v in p.items()}
+    if p["tglMeninggal"] is not None:
+        out["aktaMeninggal"] = f"{w.hash64(i, 'akm', who) % 10**6:06d}/AKM/{p['tglMeninggal'].year}"
+    else:
+        out["aktaMeninggal"] = _null(w, i, f"{who}:aktaMeninggal", False)
+    # the parent's own parent id and its jenisAnak: not modelled, served as null forms
+    out.update(_orang_extra(w, i, who, (f"{who}Id", "jenisAnak")))
     return out
 
 
@@ -156,13 +225,15 @@ def raw_ortu(w: World, i: int, day: int) -> dict[str, Any]:
     """``{"ayah": ..., "ibu": ...}`` as SIASN serves it (a missing parent is null)."""
     o = w.ortu(i, day)
     return {
-        "ayah": _raw_orang(w, i, o["ayah"], "ayah") if o["ayah"] else None,
-        "ibu": _raw_orang(w, i, o["ibu"], "ibu") if o["ibu"] else None,
+        "ayah": _raw_parent(w, i, o["ayah"], "ayah") if o["ayah"] else None,
+        "ibu": _raw_parent(w, i, o["ibu"], "ibu") if o["ibu"] else None,
     }
 
 
 def raw_rw_golongan(w: World, i: int, day: int) -> list[dict[str, Any]]:
-    """rw-golongan rows as SIASN serves them, oldest first."""
+    """rw-golongan rows as SIASN serves them, oldest first. A null string is ``""``, a null
+    date ``01-01-0001``; ``path`` holds the SK KP (``{}`` on the CPNS row or when none)."""
+    dok_id, dok_name = rw_golongan_doc()
     out = []
     for row in w.rw_golongan(i, day):
         r: dict[str, Any] = {}
@@ -171,8 +242,27 @@ def raw_rw_golongan(w: World, i: int, day: int) -> list[dict[str, Any]]:
                 r[k] = "01-01-0001" if k.startswith(("tgl", "tmt", "sk")) and k != "skNomor" else ""
             else:
                 r[k] = _s(w, i, k, v)
+        jenis = row["jenisKPId"]
+        r["jenisKPNama"] = refdata.JENIS_KP.get(jenis, "") if jenis else ""
+        kredit = jenis == "202"
+        r["jumlahKreditUtama"] = str(w.hash64(i, "aku", row["id"]) % 300 + 100) if kredit else ""
+        r["jumlahKreditTambahan"] = str(w.hash64(i, "akt", row["id"]) % 40) if kredit else ""
+        has_doc = jenis is not None and w.hash64(i, "rwdok", row["id"]) % 10 < 7
+        stem = f"{row['nipBaru']}_{dok_id}_{w.hash64(i, 'rwdoks', row['id']) % 10**8:08d}"
+        r["path"] = _docs({dok_id: (dok_name, stem)}, "peremajaan/golongan") if has_doc else {}
         out.append(r)
     return out
+
+
+def _wrapped(w: World, i: int, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"idPns", "nipBaru", "nipLama", key: items}`` (data-anak, data-pasangan)."""
+    ident = w.identity(i)
+    return {
+        "idPns": ident["idPns"],
+        "nipBaru": ident["nipBaru"],
+        "nipLama": _s(w, i, "nipLama", ident["nipLama"]),
+        key: items,
+    }
 
 
 # ============================================================================ auth
@@ -255,12 +345,12 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
     cache = _LRU(cache_size)
 
     def _ok(data: Any) -> bytes:
-        return orjson.dumps({"code": 1, "data": data})
+        return orjson.dumps(result_body(data))
 
     def employee(kind: str, nip: str, build: Any) -> Response:
         i = w.index_of(nip)
         if i is None:
-            return not_found()
+            return not_found_result()
         d = state.day
         key = (kind, i, d, w.overlay_version(i))
         body = cache.get(key)
@@ -269,7 +359,7 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
             body = b"" if data is None else _ok(data)
             cache.put(key, body)
         if not body:
-            return not_found()
+            return not_found_result()
         return Response(body, media_type="application/json")
 
     # ------------------------------------------------------------------ tokens
@@ -355,7 +445,7 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
 
         def build(i: int, d: int) -> Any:
             lst = raw_pasangan(w, i, d)
-            return {"listPasangan": lst} if lst else None
+            return _wrapped(w, i, "listPasangan", lst) if lst else None
 
         return employee("pasangan", nipBaru, build)
 
@@ -365,7 +455,7 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
 
         def build(i: int, d: int) -> Any:
             lst = raw_anak(w, i, d)
-            return {"listAnak": lst} if lst else None
+            return _wrapped(w, i, "listAnak", lst) if lst else None
 
         return employee("anak", nipBaru, build)
 
@@ -375,7 +465,11 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
 
         def build(i: int, d: int) -> Any:
             o = raw_ortu(w, i, d)
-            return o if (o["ayah"] or o["ibu"]) else None
+            if not (o["ayah"] or o["ibu"]):
+                return None
+            ident = _wrapped(w, i, "ayah", o["ayah"])
+            ident["ibu"] = o["ibu"]
+            return ident
 
         return employee("ortu", nipBaru, build)
 
@@ -388,7 +482,7 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
     @app.get("/referensi_siasn/1/{ref}/search", tags=["referensi"])
     async def referensi(ref: str, request: Request) -> Response:
         """Reference table page ``{"results": [...]}`` (no envelope; gateway token only)."""
-        rows = refdata.referensi(ref)
+        rows = refdata.served_referensi(ref)
         if rows is None:
             return not_found()
         limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
@@ -399,11 +493,18 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
             return offset
         nama = request.query_params.get("nama")
         if nama:
-            rows = [r for r in rows if nama.lower() in r["nama"].lower()]
+            rows = [r for r in rows if nama.lower() in (r.get("nama") or "").lower()]
         page = rows[offset : offset + limit]
         prev = rows[max(0, offset - limit) : offset]
         page = page_faults(state, page, prev, key=f"{ref}:{offset}:{limit}")
         return json_response({"results": page})
+
+    unor_body = orjson.dumps(result_body(refdata.unor_rows()))
+
+    @app.get(f"{API}/referensi/ref-unor", tags=["referensi"])
+    async def ref_unor() -> Response:
+        """Every UNOR (``referensi.UnorResponse``) in one ``model.Result``; both tokens."""
+        return Response(unor_body, media_type="application/json")
 
     # ------------------------------------------------------------------ PKS enumeration
     @app.get(f"{PKS_PREFIX}/asn", tags=["pks"])
@@ -448,6 +549,7 @@ def create_app(state: SandboxState, cache_size: int = 20_000) -> FastAPI:
         return json_response({"code": 1, "data": {"total": str(total), "list": page}})
 
     _include_pks(app, state)
+    importlib.import_module(f"{__package__}.siasn_public").install(app, state)
     install_sandbox(app, state, "siasn", auth=siasn_auth)
     return app
 

@@ -69,7 +69,7 @@ import hashlib
 import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
@@ -536,6 +536,16 @@ class World:
         """NIPs (int64) of ``indices`` (all when None)."""
         return self._nip if indices is None else self._nip[indices]
 
+    def identity(self, index: int) -> dict[str, str | None]:
+        """``{"idPns", "nipBaru", "nipLama"}`` of ``index`` (the keys family payloads repeat)."""
+        i = int(index)
+        old = day_to_date(int(self._tmt_cpns[i])).year < 2000
+        return {
+            "idPns": R.guid(self.seed, "pns", int(self._nip[i])),
+            "nipBaru": self.nip_of(i),
+            "nipLama": f"0{self.hash64(i, 'nl') % 10**8:08d}" if old else None,
+        }
+
     def hash64(self, index: int, *tags: object) -> int:
         """A stable 64-bit hash of (seed, index, tags) (splitmix64 over a cached tag hash)."""
         return _mix64(self._seed_h ^ _mix64(index ^ _tag_hash(tags)))
@@ -961,6 +971,140 @@ class World:
             "lokasiKerjaId": R.guid("lokasi", inst_idx),
         }
 
+    def record_extra(
+        self, index: int, day: int | None = None, rec: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The data-utama fields SIASN serves beyond :meth:`record` (names, codes, documents),
+        typed like the record (``date``/``None``). Derived from the record, the family and
+        stable per-employee hashes only, so they change exactly when the record does. Not part
+        of ``/_sandbox/truth``. ``path`` is ``{ref-dokumen id: (document name, file stem)}``."""
+        d = self._d(day)
+        i = int(index)
+        h = self.hash64
+        rec = self.record(i, d) if rec is None else rec
+        nip = rec["nipBaru"]
+        inst_idx = int(self._instansi[i])
+        inst = R.instansi_rows()[inst_idx]
+        units = _unit_index()
+        unor_nama, parent = units[rec["unorId"]]
+        induk_id = parent or rec["unorId"]
+        satker = rec["satuanKerjaKerjaId"]
+        root = _units_by_level()[inst_idx][0][0]
+        gol = rec["golRuangAkhirId"]
+        edu = rec["tkPendidikanTerakhirId"]
+        tmt_cpns: date = rec["tmtCpns"]
+        tmt_pns: date = rec["tmtPns"]
+        eselon = rec["eselonId"]
+        jenis_jab = rec["jenisJabatanId"]
+        fam = self._family(i, d)
+        ked, exit_tmt = self._exit_info(i, d)
+        dead = ked == 77
+        kota = R.CITIES[h(i, "lk") % len(R.CITIES)]
+        tgl_sk_cpns = tmt_cpns - timedelta(days=20 + h(i, "skc") % 40)
+        tgl_sk_pns = tmt_pns - timedelta(days=10 + h(i, "skp") % 40)
+        npwp = h(i, "npwp") % 3 != 0
+        base = {1: 1_685_700, 2: 2_184_000, 3: 2_785_700, 4: 3_287_800}[gol // 10]
+        gaji = base + (gol % 10 - 1) * 98_000 + (rec["mkTahun"] // 2) * 61_300
+        jenjang = rec["jabatanFungsionalNama"]
+        if jenjang is not None:
+            jenjang = next(
+                (j for j in R.JF_JENJANG_AHLI + R.JF_JENJANG_TERAMPIL if jenjang.endswith(j)), None
+            )
+        kawin = rec["jenisKawinId"]
+        pendidikan = R.TINGKAT_PENDIDIKAN[edu][0]
+        jurusan = _JURUSAN[h(i, "jur") % len(_JURUSAN)]
+        docs = {
+            key: (name, f"{nip}_{key}_{h(i, 'dok', key) % 10**8:08d}")
+            for key, name in _data_utama_docs().items()
+            if h(i, "dokp", key) % 10 < 8
+        }
+        return {
+            "agama": R.AGAMA[rec["agamaId"]],
+            "akteKelahiran": f"{h(i, 'akl') % 10**6:06d}/{rec['tglLahir'].year}"
+            if h(i, "akl2") % 3
+            else None,
+            "akteMeninggal": f"{h(i, 'akm') % 10**6:06d}/AKM/{day_to_date(exit_tmt).year}"
+            if dead and exit_tmt is not None
+            else None,
+            "bahasa": None,
+            "bpjs": f"000{h(i, 'bpjs') % 10**10:010d}" if h(i, "bpjs2") % 4 else None,
+            "eselon": R.ESELON[eselon] if eselon else None,
+            "eselonLevel": eselon[0] if eselon else None,
+            "gajiPokok": str(gaji),
+            "golRuangAwal": R.GOLONGAN[rec["golRuangAwalId"]][0],
+            "instansiKerjaKodeCepat": inst["kode_cepat"],
+            "instansiKerjaNama": inst["nama"],
+            "jabatanAsn": rec["jabatanNama"],
+            "jabatanFungsionalUmumId": R.guid("jfu", rec["jabatanNama"])
+            if jenis_jab == 4
+            else None,
+            "jabatanFungsionalUmumNama": rec["jabatanNama"] if jenis_jab == 4 else None,
+            "jabatanStrukturalId": R.guid("jabstruk", rec["unorId"]) if jenis_jab == 1 else None,
+            "jabatanStrukturalNama": rec["jabatanNama"] if jenis_jab == 1 else None,
+            "jenisIdDokumenId": "1",
+            "jenisIdDokumenNama": "KTP",
+            "jenisJabatan": R.JENIS_JABATAN[jenis_jab],
+            "jenisPegawaiNama": "PNS Pusat" if rec["jenisPegawaiId"] == 1 else "PNS Daerah",
+            "jenjang": jenjang,
+            "jumlahIstriSuami": sum(1 for s in fam.spouses if s["statusNikah"] == 1),
+            "kanregId": f"{inst_idx % 14 + 1:02d}",
+            "kanregNama": f"Kantor Regional {_ROMAN[inst_idx % 14]} BKN",
+            "kartuAsn": f"KA-{h(i, 'ka') % 10**9:09d}" if h(i, "ka2") % 2 else None,
+            "kedudukanPnsNama": R.KEDUDUKAN_HUKUM[rec["kedudukanPnsId"]],
+            "kodePos": f"{h(i, 'kp') % 90000 + 10000}",
+            "kpknNama": f"KPKN {R.CITIES[inst_idx % 9 % len(R.CITIES)]}",
+            "kppnId": R.guid("kppn", inst_idx % 11),
+            "kppnNama": f"KPPN {R.CITIES[inst_idx % 11 % len(R.CITIES)]}",
+            "ktuaId": R.guid("ktua", inst_idx % 7),
+            "ktuaNama": f"KTUA {R.CITIES[inst_idx % 7 % len(R.CITIES)]}",
+            "lokasiKerja": kota,
+            "masaKerja": f"{rec['mkTahun']} Tahun {rec['mkBulan']} Bulan",
+            "noAskes": f"{h(i, 'askes') % 10**13:013d}" if h(i, "askes2") % 5 == 0 else None,
+            "noNpwp": f"{h(i, 'npwpn') % 10**15:015d}" if npwp else None,
+            "noSeriKarpeg": f"{'ABCDEFGHKLMNPQ'[h(i, 'kg') % 14]} {h(i, 'kg2') % 10**6:06d}",
+            "noSpmt": f"SPMT/{h(i, 'spmt') % 9000 + 1000}/{tmt_cpns.year}",
+            "noSuratKeteranganBebasNarkoba": None,
+            "noSuratKeteranganDokter": f"SKD/{h(i, 'skd') % 900 + 100}/{tmt_cpns.year}"
+            if h(i, "skd2") % 2
+            else None,
+            "noTaspen": f"{h(i, 'tsp') % 10**14:014d}",
+            "noTelp": None,
+            "nomorIdDocument": rec["nik"],
+            "nomorSkCpns": f"{h(i, 'nskc') % 900 + 100}/SK-CPNS/{inst['kode_cepat']}/"
+            f"{tgl_sk_cpns.year}",
+            "nomorSkPns": f"{h(i, 'nskp') % 900 + 100}/SK-PNS/{inst['kode_cepat']}/"
+            f"{tgl_sk_pns.year}",
+            "nomorSttpl": f"STTPL/{h(i, 'sttpl') % 10**5:05d}/{tmt_pns.year}",
+            "pendidikanTerakhirNama": f"{pendidikan} {jurusan}" if edu >= 30 else pendidikan,
+            "satuanKerjaIndukId": root[1],
+            "satuanKerjaIndukNama": root[2],
+            "satuanKerjaKerjaNama": units[satker][0],
+            "skck": None,
+            "statusHidup": "0" if dead else "1",
+            "statusPerkawinan": _STATUS_KAWIN[kawin],
+            "tahunLulus": str(tmt_cpns.year - 1 - h(i, "lulus") % 3),
+            "taspenId": R.guid("taspen", inst_idx % 5),
+            "taspenNama": f"PT Taspen KC {R.CITIES[inst_idx % 5 % len(R.CITIES)]}",
+            "tempatLahirId": R.guid("kabupaten", rec["tempatLahir"]),
+            "tglMeninggal": day_to_date(exit_tmt) if dead and exit_tmt is not None else None,
+            "tglNpwp": tmt_cpns + timedelta(days=30 + h(i, "tnpwp") % 900) if npwp else None,
+            "tglSkCpns": tgl_sk_cpns,
+            "tglSkPns": tgl_sk_pns,
+            "tglSkck": None,
+            "tglSttpl": tmt_pns - timedelta(days=30 + h(i, "tsttpl") % 60),
+            "tglSuratKeteranganBebasNarkoba": None,
+            "tglSuratKeteranganDokter": tgl_sk_cpns - timedelta(days=30 + h(i, "tskd") % 60)
+            if h(i, "skd2") % 2
+            else None,
+            "tkPendidikanTerakhir": pendidikan,
+            "tmtEselon": rec["tmtJabatan"] if eselon else None,
+            "unorIndukId": induk_id,
+            "unorIndukNama": units[induk_id][0] if parent else unor_nama,
+            "validNik": h(i, "q", "nik") % 20 != 0,
+            "tglSpmt": tmt_cpns + timedelta(days=h(i, "tspmt") % 14),
+            "path": docs,
+        }
+
     def rw_golongan(self, index: int, day: int | None = None) -> list[dict[str, Any]]:
         """Typed golongan history of ``index`` on ``day``, oldest first."""
         d = self._d(day)
@@ -973,6 +1117,7 @@ class World:
         awal = int(self._awal[i])
         steps = int(self._steps[i])
         tg0 = int(self._tmt_gol0[i])
+        nip_lama = f"0{h(i, 'nl') % 10**8:08d}" if day_to_date(tmt_cpns).year < 2000 else None
         rows: list[dict[str, Any]] = []
 
         def row(k: Any, gol: int, tmt_d: int, jenis: str | None, ev: ExternalEvent | None) -> None:
@@ -995,6 +1140,7 @@ class World:
                     "id": R.guid(self.seed, "rwgol", int(self._nip[i]), k),
                     "idPns": pns_id,
                     "nipBaru": nip,
+                    "nipLama": nip_lama,
                     "golonganId": gol,
                     "golongan": R.GOLONGAN[gol][0],
                     "skNomor": sk_no,
@@ -1003,8 +1149,8 @@ class World:
                     "noPertekBkn": pertek_no,
                     "tglPertekBkn": pertek_tgl,
                     "jenisKPId": jenis,
-                    "mkGolonganTahun": mk // 12,
-                    "mkGolonganBulan": mk % 12,
+                    "masaKerjaGolonganTahun": mk // 12,
+                    "masaKerjaGolonganBulan": mk % 12,
                 }
             )
 
@@ -1043,31 +1189,25 @@ class World:
     def _person(
         self, i: int, tag: str, male: bool, birth_d: int, alive: bool = True
     ) -> dict[str, Any]:
+        """A family member (SIASN ``orang``): no NIK, SIASN does not serve one for family."""
         h = self.hash64
         first = R.FIRST_M if male else R.FIRST_F
         nama = f"{first[h(i, tag, 'n') % len(first)]} {R.LAST[h(i, tag, 'l') % len(R.LAST)]}"
-        b = day_to_date(birth_d)
-        nik: str | None = (
-            R.NIK_PROV[h(i, tag, "p") % len(R.NIK_PROV)]
-            + f"{h(i, tag, 'k') % 79 + 1:02d}{h(i, tag, 'c') % 40 + 1:02d}"
-            + f"{b.day + (0 if male else 40):02d}{b.month:02d}{b.year % 100:02d}"
-            + f"{h(i, tag, 's') % 9999 + 1:04d}"
-        )
-        if h(i, tag, "nk") % 10 == 0:
-            nik = None
         return {
             "id": R.guid(self.seed, "orang", int(self._nip[i]), tag),
             "nama": nama.upper(),
-            "tglLahir": b,
+            "tglLahir": day_to_date(birth_d),
             "jenisKelamin": "M" if male else "F",
-            "nik": nik,
-            "StatusHidup": alive,
+            "tempatLahir": R.CITIES[h(i, tag, "tl") % len(R.CITIES)],
+            "statusHidup": alive,
+            "tglMeninggal": None,
         }
 
     def _build_family(self, i: int, nfe: int) -> _Fam:
         h = self.hash64
         fam = _Fam()
         male = int(self._gender[i]) == 1
+        pns_id = R.guid(self.seed, "pns", int(self._nip[i]))
         birth = int(self._birth[i])
         r = h(i, "fam") % 100
         n_sp = 0 if r < 12 else (2 if r >= 95 else 1)
@@ -1081,6 +1221,7 @@ class World:
                 "orang": orang,
                 "statusNikah": status,
                 "dataPernikahan": {
+                    "id": R.guid(self.seed, "nikah", int(self._nip[i]), k),
                     "tgglMenikah": day_to_date(married_d),
                     "aktaMenikah": akta,
                     "tgglCerai": None,
@@ -1096,16 +1237,20 @@ class World:
 
         def add_child(born_d: int, parent: dict[str, Any] | None) -> None:
             k = len(fam.children)
-            ch = self._person(i, f"ch{k}", h(i, "chg", k) % 2 == 0, born_d)
+            p = self._person(i, f"ch{k}", h(i, "chg", k) % 2 == 0, born_d)
+            # jenisAnak: 1 kandung (of the employee and the spouse), 2 tiri, 3 angkat
+            jenis = "1" if parent is not None else ("2" if h(i, "sa", k) % 2 else "3")
+            other = parent["orang"]["id"] if parent is not None else None
             ch = {
-                "id": ch["id"],
-                "nama": ch["nama"],
-                "tglLahir": ch["tglLahir"],
-                "jenisKelamin": ch["jenisKelamin"],
-                "StatusHidup": True,
-                "statusAnak": 1 if parent is not None else (2 if h(i, "sa", k) % 2 else 3),
-                "orangTuaId": parent["orang"]["id"] if parent is not None else None,
-                "nik": ch["nik"],
+                "id": p["id"],
+                "nama": p["nama"],
+                "tglLahir": p["tglLahir"],
+                "jenisKelamin": p["jenisKelamin"],
+                "tempatLahir": p["tempatLahir"],
+                "kabupatenId": R.guid("kabupaten", p["tempatLahir"]),
+                "jenisAnak": jenis,
+                "ayahId": pns_id if male else other,
+                "ibuId": other if male else pns_id,
             }
             fam.children.append(ch)
 
@@ -1122,7 +1267,7 @@ class World:
                     pd["tgglCerai"] = day_to_date(split)
                     pd["aktaCerai"] = f"{h(i, 'ac') % 10**6:06d}/{day_to_date(split).year}"
                 else:
-                    first["orang"]["StatusHidup"] = False
+                    _dies(first["orang"], split)
                 married = split + 365
             current = add_spouse(len(fam.spouses), min(married, -30), 1)
             r2 = h(i, "nch") % 100
@@ -1133,26 +1278,30 @@ class World:
                     break
                 add_child(t, current)
                 t += 500 + int(h(i, "ci", k) % 900)
-        # parents
+        # parents (SIASN serves no statusHidup for them: a death shows as tglMeninggal)
         for tag, pmale, prob in (("ayah", True, 80), ("ibu", False, 85)):
             if h(i, tag) % 100 < prob:
                 pb = birth - (24 + int(h(i, tag, "age") % 12)) * 365
-                alive = (-pb) / 365 < 64 + int(h(i, tag, "life") % 28)
-                p = self._person(i, tag, pmale, pb, alive)
-                del p["jenisKelamin"]
+                life = (64 + int(h(i, tag, "life") % 28)) * 365
+                p = self._person(i, tag, pmale, pb)
+                del p["statusHidup"]
+                if pb + life < 0:
+                    _dies(p, pb + life)
                 setattr(fam, tag, p)
         # family events up to day d
         for k in range(nfe):
             ev_d = int(self._fam_days[i, k])
             rr = h(i, "fev", k) % 100
             current = next((s for s in fam.spouses if s["statusNikah"] == 1), None)
-            alive_parents = [p for p in (fam.ayah, fam.ibu) if p is not None and p["StatusHidup"]]
+            alive_parents = [
+                p for p in (fam.ayah, fam.ibu) if p is not None and p["tglMeninggal"] is None
+            ]
             if current is None and (-birth + ev_d) > 20 * 365:
                 add_spouse(len(fam.spouses), ev_d, 1)
             elif current is not None and rr < 60 and len(fam.children) < 4:
                 add_child(ev_d - int(h(i, "fb", k) % 20), current)
             elif alive_parents and rr < 85:
-                alive_parents[h(i, "fp", k) % len(alive_parents)]["StatusHidup"] = False
+                _dies(alive_parents[h(i, "fp", k) % len(alive_parents)], ev_d)
             elif current is not None and rr < 93:
                 current["statusNikah"] = 2
                 current["dataPernikahan"]["tgglCerai"] = day_to_date(ev_d)
@@ -1162,7 +1311,7 @@ class World:
                 current["dataPernikahan"]["posisi"] = 2
             elif current is not None:
                 current["statusNikah"] = 3
-                current["orang"]["StatusHidup"] = False
+                _dies(current["orang"], ev_d)
                 current["dataPernikahan"]["posisi"] = 2
             elif len(fam.children) < 4:
                 add_child(ev_d, None)
@@ -1356,6 +1505,13 @@ def _snap_period(day: int) -> int:
     return day  # pragma: no cover
 
 
+def _dies(person: dict[str, Any], day: int) -> None:
+    """Mark a family member deceased on world ``day`` (tglMeninggal; statusHidup if kept)."""
+    if "statusHidup" in person:
+        person["statusHidup"] = False
+    person["tglMeninggal"] = day_to_date(day)
+
+
 def _deepcopy(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _deepcopy(v) for k, v in obj.items()}
@@ -1389,6 +1545,45 @@ def _satker_of() -> dict[str, str]:
                 x = parent[x]
             m[u[1]] = x
     return m
+
+
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV")
+_STATUS_KAWIN = {1: "Belum Kawin", 2: "Kawin", 3: "Cerai Hidup", 4: "Cerai Mati"}
+_JURUSAN = (
+    "Ilmu Administrasi Negara",
+    "Ilmu Hukum",
+    "Ekonomi Pembangunan",
+    "Akuntansi",
+    "Teknik Informatika",
+    "Kesehatan Masyarakat",
+    "Statistika",
+    "Manajemen",
+)
+
+
+@cache
+def _unit_index() -> dict[str, tuple[str, str]]:
+    """unor id -> (nama, parent id) over every instansi ("" parent for a root)."""
+    return {u[1]: (u[2], u[3]) for units in R.unor_tree() for u in units}
+
+
+def _ref_dokumen(kind: str) -> tuple[str, str]:
+    """(id, document name) of usulan document ``kind`` in the sandbox's own ref-dokumen table
+    (looked up by name there), so a ``path`` points at ids the sandbox serves."""
+    dok_id = R.ref_dokumen_id(kind)
+    return dok_id, R.REF_DOKUMEN[dok_id]
+
+
+@cache
+def _data_utama_docs() -> dict[str, str]:
+    """ref-dokumen id -> name of the documents data-utama ``path`` may hold (SK CPNS, SK PNS)."""
+    return dict((_ref_dokumen("SK_CPNS"), _ref_dokumen("SK_PNS")))
+
+
+@cache
+def rw_golongan_doc() -> tuple[str, str]:
+    """(ref-dokumen id, name) of the SK kenaikan pangkat a rw-golongan row's ``path`` holds."""
+    return _ref_dokumen("SK_PANGKAT_TERAKHIR")
 
 
 del _r, _g, _a, _b

@@ -89,3 +89,19 @@ def test_contract_is_valid_json_with_every_endpoint_typed() -> None:
     kinds = {"string", "integer", "boolean", "number", "object", "array"}
     for name, endpoint in contract["endpoints"].items():
         assert set(endpoint["fields"].values()) <= kinds, name
+
+
+def test_public_status_endpoints_carry_the_fields_public_clients_store() -> None:
+    endpoints = load_siasn_contract()["endpoints"]
+    kp = endpoints["list-kp-instansi"]
+    assert kp["data"] == "array" and len(kp["fields"]) == 22
+    # swagger's pns.DataKp (identity fields such as nik, alamat) is replaced, not merged
+    assert "[].nik" not in kp["fields"] and "nik" not in kp["fields"]
+    assert {"[].no_pertek", "[].path_ttd_pertek", "[].statusUsulan"} <= set(kp["fields"])
+    by_id = endpoints["kp-instansi-byId"]
+    assert by_id["path"] == "/apisiasn/1.0/pns/kp-instansi-byId"
+    assert set(by_id["params"]) == {"IdUsulan"}
+    assert {f"[].{name}" for name in by_id["fields"]} == set(kp["fields"])
+    pensiun = endpoints["list-pensiun-instansi"]
+    assert {"[].pertekNomor", "[].pathPertek", "[].skNomor"} <= set(pensiun["fields"])
+    assert set(pensiun["params"]) == {"tglAwal", "tglAkhir"}

@@ -69,9 +69,10 @@ assert set(TRUTH_FIELDS) == set(ASN_TYPED_COLUMNS), "every typed store column is
 #: truth keys of data-utama (what the record hash covers): the truth minus family and history
 FAMILY_KEYS = ("pasangan", "anak", "ortu", "rwGolongan")
 
-# (relation, member id, birth date, jenis kelamin, alive, status, married on, divorced on,
-#  parent id): what the family comparison looks at
-Member = tuple[str, str | None, dt.date | None, str | None, str, str | None, Any, Any, Any]
+# (relation, member id, birth date, jenis kelamin, alive (spouses only), status (statusNikah,
+#  jenisAnak), married on, divorced on, the child's other parent id): what the family
+#  comparison looks at
+Member = tuple[str, str | None, dt.date | None, str | None, str | None, str | None, Any, Any, Any]
 
 
 def _typed(kind: str, value: Any) -> Any:
@@ -95,7 +96,7 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _alive(value: Any) -> str:
-    return "1" if value else "0"
+    return "1" if value is True or str(value).lower() in ("1", "true") else "0"
 
 
 def _guid(value: Any) -> str | None:
@@ -105,6 +106,15 @@ def _guid(value: Any) -> str | None:
 def expected_columns(truth: dict[str, Any]) -> dict[str, Any]:
     """The typed store columns one truth record should produce."""
     return {col: _typed(kind, truth[key]) for col, (key, kind) in TRUTH_FIELDS.items()}
+
+
+def _other_parent(truth: dict[str, Any], child: dict[str, Any]) -> str | None:
+    """The child's parent who is not the employee (``ayahId`` / ``ibuId``)."""
+    own = _guid(truth["id"])
+    others = [g for g in (_guid(child["ayahId"]), _guid(child["ibuId"])) if g and g != own]
+    if len(others) == 1:
+        return others[0]
+    return _guid(child["ibuId"] if truth["jenisKelamin"] == "M" else child["ayahId"])
 
 
 def expected_family(truth: dict[str, Any]) -> list[Member]:
@@ -118,7 +128,7 @@ def expected_family(truth: dict[str, Any]) -> list[Member]:
                 _guid(o["id"]),
                 _date(o["tglLahir"]),
                 o.get("jenisKelamin"),
-                _alive(o["StatusHidup"]),
+                _alive(o["statusHidup"]),
                 str(sp["statusNikah"]),
                 _date(dp["tgglMenikah"]),
                 _date(dp["tgglCerai"]),
@@ -132,11 +142,11 @@ def expected_family(truth: dict[str, Any]) -> list[Member]:
                 _guid(ch["id"]),
                 _date(ch["tglLahir"]),
                 ch.get("jenisKelamin"),
-                _alive(ch["StatusHidup"]),
-                str(ch["statusAnak"]),
+                None,  # statusHidup is not served for children (pns.ListAnak)
+                str(ch["jenisAnak"]),
                 None,
                 None,
-                _guid(ch["orangTuaId"]),
+                _other_parent(truth, ch),
             )
         )
     for rel in ("ayah", "ibu"):
@@ -148,7 +158,7 @@ def expected_family(truth: dict[str, Any]) -> list[Member]:
                     _guid(p["id"]),
                     _date(p["tglLahir"]),
                     p.get("jenisKelamin"),
-                    _alive(p["StatusHidup"]),
+                    None,  # not served for parents (pns.DataAyahResponse / DataIbuResponse)
                     None,
                     None,
                     None,

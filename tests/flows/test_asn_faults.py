@@ -166,3 +166,52 @@ def test_garbled_enumeration_rows_never_depart_anyone(
     assert {n: r["record_hash"] for n, r in after.rows.items()} == {
         n: r["record_hash"] for n, r in before.rows.items()
     }
+
+
+def test_renamed_contract_fields_are_drift_and_keep_the_stored_values(
+    sandbox_factory: Any, store_factory: StoreFactory
+) -> None:
+    """The sandbox's drift fault renames ``tglLahir`` → ``tanggalLahir`` and ``unorNama`` →
+    ``namaUnor``: absent is not null. The re-pulled employees are quarantined naming the
+    fields, the stored rows and their SCD2 history are unchanged, and the quality gate fails."""
+    sb = sandbox_factory(employees=300, seed=2, ivb_share=0.3)
+    store = store_factory("sqlite")
+    pull_everything(sb, store, "clean")
+    before = StoreView.read(store)
+    nips = sorted(before.active)[:3]
+    assert len(nips) == 3
+
+    sb.set_faults(
+        {"schema_drift": {"rename": {"tglLahir": "tanggalLahir", "unorNama": "namaUnor"}}}
+    )
+    drifted = pull(sb, store, "drifted", PullParams(nips=nips))
+
+    assert drifted.counts.read == 3
+    assert drifted.counts.quarantined == 3
+    assert (drifted.counts.updated, drifted.counts.inserted, drifted.counts.valid) == (0, 0, 0)
+    after = StoreView.read(store)
+    for nip in nips:
+        assert after.rows[nip] == before.rows[nip]
+        assert after.history[nip] == before.history[nip]
+        assert after.rows[nip]["tgl_lahir"] is not None
+    with store.engine.connect() as c:
+        rows = (
+            c.execute(sa.select(quarantine).where(quarantine.c.run_id == "drifted"))
+            .mappings()
+            .all()
+        )
+    assert {q["key_hash"] for q in rows} == {store.quarantine.key_hash(n) for n in nips}
+    for q in rows:
+        assert q["reason"] == "missing_fields"
+        assert "tglLahir" in q["detail"] and "unorNama" in q["detail"]
+        assert not any(nip in q["detail"] for nip in nips)
+    # 3 of 3 quarantined: past the gate's threshold (a count and a rate) the run fails; the
+    # default gate asks for at least 5 quarantined records before it fails a run
+    ctx = run_context(sb, "quality")
+    default = check_quality(store, [drifted.to_xcom()], QualityGate(), ctx).failures
+    assert not any("quarantine rate" in f for f in default)
+    strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=3)
+    assert any(
+        "quarantine rate" in f
+        for f in check_quality(store, [drifted.to_xcom()], strict, ctx).failures
+    )

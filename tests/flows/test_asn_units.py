@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from siapp_sandbox import refdata
 from siapp_sandbox.siasn_app import raw_anak, raw_data_utama, raw_ortu, raw_pasangan
 from siapp_sandbox.world import World
 from siapp_siasn.flows.asn_pull import Plan, PullParams, QualityGate, check_quality, decide_plan
 from siapp_siasn.flows.asn_records import (
+    UNKNOWN_NAMES_MAX,
     EmployeeRecord,
     build_employee,
     departure_reason,
+    merge_unknown_fields,
     parse_enumeration_row,
-    referensi_rows,
 )
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
+from siapp_siasn.lineage import Endpoint, LineageRecord
 from siapp_siasn.models.record import validate_asn_record
 from siapp_siasn.store import QuarantineItem, Store
 from tests.flows._truth import expected_columns, expected_family
@@ -55,11 +57,13 @@ def _employee(world: World, *, with_family: bool = True) -> tuple[int, dict[str,
 def raw_payloads(world: World, i: int) -> dict[str, Any]:
     """The ``data`` of the four endpoints as SIASN serves them (None where SIASN says 404)."""
     pasangan, anak, ortu = raw_pasangan(world, i, 0), raw_anak(world, i, 0), raw_ortu(world, i, 0)
+    ident = world.identity(i)
+    wrap = {"idPns": ident["idPns"], "nipBaru": ident["nipBaru"], "nipLama": ident["nipLama"] or ""}
     return {
         "data_utama": raw_data_utama(world, i, 0),
-        "pasangan": {"listPasangan": pasangan} if pasangan else None,
-        "anak": {"listAnak": anak} if anak else None,
-        "ortu": ortu if (ortu["ayah"] or ortu["ibu"]) else None,
+        "pasangan": {**wrap, "listPasangan": pasangan} if pasangan else None,
+        "anak": {**wrap, "listAnak": anak} if anak else None,
+        "ortu": {**wrap, **ortu} if (ortu["ayah"] or ortu["ibu"]) else None,
     }
 
 
@@ -181,7 +185,7 @@ def test_build_employee_valid_gives_the_typed_row_and_family(world: World) -> No
     assert {m.relation for m in row.family or []} >= {"pasangan", "anak", "ayah"}
     # the raw record is kept whole (unknown fields too) and the hashes are set
     assert row.payload == raw["data_utama"]
-    assert "status_cpns_pns" in result.unknown_fields
+    assert result.unknown_fields == [] and result.unknown_field_count == 0
     assert len(row.record_hash) == 64 and row.family_hash is not None
 
 
@@ -288,38 +292,6 @@ def test_parse_enumeration_row() -> None:
     assert row is None and reason and "nipBaru" in reason and "1972031" not in reason
 
 
-# ------------------------------------------------------------------------------ referensi_rows
-@pytest.mark.parametrize("ref", ["golongan", "instansi", "jabatan-fungsional", "ref-dokumen"])
-def test_referensi_rows_valid(ref: str) -> None:
-    raw = refdata.referensi(ref)
-    assert raw
-    rows, bad = referensi_rows(ref, raw)
-    assert bad == []
-    assert len(rows) == len(raw)
-    for row, src in zip(rows, raw, strict=True):
-        assert row["payload"] is src
-        assert row["nama"] == src["nama"]
-        assert row["id"].lower() == str(src["id"]).lower()
-
-
-def test_referensi_rows_quarantines_bad_rows() -> None:
-    raw = copy.deepcopy(refdata.referensi("jabatan-fungsional")[:3])
-    raw.append({"id": "not-a-guid", "nama": "Analis"})
-    raw.append({"nama": "tanpa id"})
-    raw.append("not an object")
-    rows, bad = referensi_rows("jabatan-fungsional", raw)
-    assert [r["id"] for r in rows] == [str(r["id"]).lower() for r in raw[:3]]
-    assert [b.key for b in bad] == ["not-a-guid", "", ""]
-    for item in bad:
-        assert (item.flow, item.entity_kind, item.reason) == (
-            "F2",
-            "referensi:jabatan-fungsional",
-            "invalid",
-        )
-        assert item.detail
-    assert "id" in (bad[0].detail or "") and "not-a-guid" not in (bad[0].detail or "")
-
-
 # ------------------------------------------------------------------------------ quality gate
 def _pulled(read: int, quarantined: int) -> list[dict[str, Any]]:
     """The lineage record (XCom) of one pull, as far as the gate reads it."""
@@ -347,3 +319,47 @@ def test_quality_gate_fails_when_count_and_rate_are_both_exceeded(store: Store) 
     # the thresholds are the caller's: a stricter count fails the small run too
     strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=2)
     assert len(check_quality(store, _pulled(61, 2), strict, RunContext()).failures) == 1
+
+
+# ------------------------------------------------------------------------------ drift reports
+def test_absent_contract_field_is_drift_not_null(world: World) -> None:
+    """A renamed contract field (the sandbox's drift fault) quarantines the employee naming
+    the absent fields (never values); the null forms are present values."""
+    i, raw = _employee(world)
+    nip = world.nip_of(i)
+    drifted = copy.deepcopy(raw)
+    drifted["data_utama"]["tanggalLahir"] = drifted["data_utama"].pop("tglLahir")
+    drifted["data_utama"]["namaUnor"] = drifted["data_utama"].pop("unorNama")
+    result = build_employee(nip, None, **drifted)
+    assert isinstance(result, QuarantineItem)
+    assert result.reason == "missing_fields"
+    assert result.detail == "absent: tglLahir, unorNama"
+    for value in _personal_values(raw["data_utama"]):
+        assert value not in result.detail
+    nulled = copy.deepcopy(raw)
+    nulled["data_utama"]["tglLahir"] = "01-01-0001"
+    nulled["data_utama"]["unorNama"] = None
+    assert isinstance(build_employee(nip, None, **nulled), EmployeeRecord)
+
+
+def test_unknown_field_reports_are_capped(world: World) -> None:
+    """100,000 unknown keys: the record keeps them in its raw payload, but what goes into
+    lineage (and so XCom and Asset events) is at most UNKNOWN_NAMES_MAX names and a count."""
+    i, raw = _employee(world)
+    flooded = copy.deepcopy(raw)
+    flooded["data_utama"].update({f"extraField{n:06d}": "x" for n in range(100_000)})
+    result = build_employee(world.nip_of(i), None, **flooded)
+    assert isinstance(result, EmployeeRecord)
+    assert len(result.unknown_fields) == UNKNOWN_NAMES_MAX
+    assert result.unknown_field_count >= 100_000
+    assert len(result.row.payload) == len(flooded["data_utama"])  # kept, as SIASN sent it
+    record = LineageRecord(
+        flow="F1",
+        source=Endpoint(system="siasn", endpoint="/apisiasn/1.0/pns/data-utama/{nip}"),
+        target=Endpoint(system="hub-store", endpoint="asn"),
+    )
+    merge_unknown_fields(record.extra, result)
+    merge_unknown_fields(record.extra, result)
+    assert len(record.extra["unknown_fields"]) == UNKNOWN_NAMES_MAX
+    assert record.extra["unknown_fields_omitted"] >= 2 * (100_000 - UNKNOWN_NAMES_MAX)
+    assert len(json.dumps(record.to_xcom())) < 10_000

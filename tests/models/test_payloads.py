@@ -25,7 +25,7 @@ def test_contract_data_utama_example_is_typed() -> None:
     assert du.kedudukan_pns_id == "01"  # a code keeps its leading zero
     assert du.instansi_induk_id == samples.INSTANSI.lower()
     assert du.jabatan_fungsional_id is None and du.jabatan_fungsional_nama is None  # ""
-    assert du.is_valid_nik is True
+    assert du.valid_nik is True
     assert du.path is None  # {"": ""}
     assert du.gelar_belakang == "M.Si"
     assert du.unknown_fields() == []
@@ -113,7 +113,7 @@ def test_unknown_values_never_show_in_repr() -> None:
         ("nama", 12345, "string_type"),
         ("nama", {"first": "BUDI"}, "string_type"),
         ("tglLahir", 15031972, "date_type"),
-        ("isValidNik", ["true"], "bool_type"),
+        ("validNik", ["true"], "bool_type"),
         ("instansiIndukId", 7, "string_type"),
         ("kedudukanPnsId", 1, "string_type"),
         ("path", ["a"], "invalid"),
@@ -173,9 +173,7 @@ def test_pasangan_quirks() -> None:
     assert spouse.data_pernikahan.is_pns is False  # "false"
 
 
-@pytest.mark.parametrize(
-    "spelling", ["tgglMenikah", "tglMenikah", "TgglMenikah", "tggl_menikah", "tgl_menikah"]
-)
+@pytest.mark.parametrize("spelling", ["tgglMenikah", "TgglMenikah", "tggl_menikah", "tgl_menikah"])
 def test_marriage_date_in_every_spelling(spelling: str) -> None:
     dp = m.DataPernikahan.model_validate({spelling: "01-02-2003"})
     assert dp.tgl_menikah == date(2003, 2, 1)
@@ -184,14 +182,15 @@ def test_marriage_date_in_every_spelling(spelling: str) -> None:
 
 @pytest.mark.parametrize("spelling", ["StatusHidup", "statusHidup", "status_hidup"])
 def test_status_hidup_in_every_spelling(spelling: str) -> None:
-    assert m.Anak.model_validate({spelling: "2"}).status_hidup == "2"
+    # statusHidup is served for spouses (pns.OrangResp), not for children
+    assert m.Orang.model_validate({spelling: "2"}).status_hidup == "2"
 
 
 def test_anak_and_ortu() -> None:
     a = m.DataAnakResponse.model_validate(samples.envelope(samples.anak())).data
     assert [x.jenis_kelamin for x in a.list_anak] == ["M", "F"]  # "m" → "M"
-    assert a.list_anak[1].nik is None  # "undefined"
-    assert a.list_anak[0].orang_tua_id == samples.SPOUSE_ID
+    assert a.list_anak[1].kabupaten_id is None  # "undefined"
+    assert a.list_anak[0].ibu_id == samples.SPOUSE_ID and a.list_anak[0].ayah_id == samples.GUID
     o = m.DataOrtuResponse.model_validate(samples.envelope(samples.ortu())).data
     assert o.ayah is not None and o.ayah.tgl_lahir == date(1940, 1, 1)
     assert o.ibu is None
@@ -221,14 +220,15 @@ def test_rw_golongan_rows() -> None:
                     "noPertekBkn": "P-1",
                     "tglPertekBkn": "",
                     "jenisKPId": "101",
-                    "mkGolonganTahun": "21",
-                    "mkGolonganBulan": "0",
+                    "masaKerjaGolonganTahun": "21",
+                    "masaKerjaGolonganBulan": "0",
                 }
             ]
         )
     ).data
     assert rows[0].golongan_id == 42
     assert rows[0].jenis_kp_id == "101"
+    assert (rows[0].masa_kerja_golongan_tahun, rows[0].masa_kerja_golongan_bulan) == (21, 0)
     assert rows[0].tgl_pertek_bkn is None
     assert rows[0].unknown_fields() == []
 
@@ -279,11 +279,11 @@ def test_every_reference_page(ref: str) -> None:
     row = {"id": "42", "nama": "Ref"}
     if ref in {"instansi", "unor", "jabatan-fungsional"}:
         row["id"] = samples.INSTANSI
+    # served names (see models/referensi.py for their public sources)
     extra = {
-        "golongan": {"nama_pangkat": "Pembina Tingkat I"},
-        "instansi": {"kode_cepat": "SETNEG", "jenis": "Pusat"},
-        "unor": {"instansi_id": samples.INSTANSI, "diatasan_id": ""},
-        "jabatan-fungsional": {"jenjang": "Ahli Utama"},
+        "golongan": {"namaPangkat": "Pembina Tingkat I"},
+        "instansi": {"cepatKode": "SETNEG", "jenis": "Pusat"},
+        "jabatan-fungsional": {"min_gol_id": "41", "bup_usia": "65"},
     }.get(ref, {})
     page = m.REF_PAGE_MODELS[ref].model_validate({"results": [{**row, **extra}]})
     parsed = page.results[0]

@@ -27,7 +27,11 @@ def test_family_is_flattened_with_relation_types() -> None:
     assert spouse.tgl_menikah == date(1999, 12, 12) and spouse.is_pns is False
     assert spouse.status_nikah == "1" and spouse.status_hidup == "1"
     kids = rec.family_by_relation("anak")
-    assert [k.orang_tua_id for k in kids] == [samples.SPOUSE_ID, samples.SPOUSE_ID]
+    assert [k.ibu_id for k in kids] == [samples.SPOUSE_ID, samples.SPOUSE_ID]
+    assert [k.jenis_anak for k in kids] == ["1", "1"]
+    # each member keeps its object as SIASN sent it
+    assert kids[0].raw() == samples.anak()["listAnak"][0]
+    assert spouse.raw() == samples.pasangan()["listPasangan"][0]
     assert rec.family_by_relation("ibu") == []
     assert {r for r in m.record.RELATIONS} == {"pasangan", "anak", "ayah", "ibu"}
 
@@ -122,7 +126,7 @@ def test_record_hash_is_stable_across_spellings_and_null_forms() -> None:
         ("kedudukanPnsId", "99"),
         ("mkBulan", "4"),
         ("alamat", None),
-        ("isValidNik", "false"),
+        ("validNik", "false"),
     ],
 )
 def test_record_hash_changes_when_a_typed_field_changes(field: str, value: object) -> None:
@@ -147,7 +151,7 @@ def test_family_hash_is_independent_of_member_order() -> None:
 def test_family_hash_changes_when_a_member_changes() -> None:
     base = build().family_hash()
     anak = samples.anak()
-    anak["listAnak"][0]["StatusHidup"] = "2"
+    anak["listAnak"][0]["jenisAnak"] = "2"
     changed = m.AsnRecord.from_siasn(samples.data_utama(), samples.pasangan(), anak, samples.ortu())
     assert changed.family_hash() != base
     fewer = m.AsnRecord.from_siasn(samples.data_utama(), samples.pasangan(), None, samples.ortu())

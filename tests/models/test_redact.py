@@ -51,7 +51,7 @@ def test_redact_covers_family_members() -> None:
     p = m.redact(samples.pasangan())
     orang = p["listPasangan"][0]["orang"]
     assert orang["nama"] == marker("SITI AMINAH")
-    assert orang["nik"] == marker("3273016007750002")
+    assert orang["namaKtp"] == marker("SITI AMINAH")
     assert orang["tglLahir"] == marker("20-07-1975")
     assert orang["StatusHidup"] == "1"
     nikah = p["listPasangan"][0]["dataPernikahan"]
@@ -61,8 +61,9 @@ def test_redact_covers_family_members() -> None:
     assert p["listPasangan"][0]["statusNikah"] == "1"
     a = m.redact(samples.anak())
     assert [x["nama"] for x in a["listAnak"]] == [marker("ANAK PERTAMA"), marker("ANAK KEDUA")]
-    assert a["listAnak"][1]["nik"] == marker("undefined")  # a value like any other here
-    assert a["listAnak"][0]["statusAnak"] == "1"
+    assert a["listAnak"][1]["kabupatenId"] == marker("undefined")  # a value like any other
+    assert a["listAnak"][0]["ibuId"] == marker(samples.SPOUSE_ID)
+    assert a["listAnak"][0]["jenisAnak"] == "1"
     o = m.redact(samples.ortu())
     assert o["ayah"]["nama"] == marker("AYAH SANTOSO") and o["ibu"] is None
 

@@ -23,27 +23,37 @@ def test_every_sandbox_employee_record_validates(world: World, day: int) -> None
     reasons: collections.Counter[str] = collections.Counter()
     unknown: collections.Counter[str] = collections.Counter()
     for i in range(EMPLOYEES):
+        ident = world.identity(i)
+        wrap = {
+            "idPns": ident["idPns"],
+            "nipBaru": ident["nipBaru"],
+            "nipLama": ident["nipLama"] or "",
+        }
         record, reason = m.validate_asn_record(
             siasn_app.raw_data_utama(world, i, day),
-            {"listPasangan": siasn_app.raw_pasangan(world, i, day)},
-            {"listAnak": siasn_app.raw_anak(world, i, day)},
-            siasn_app.raw_ortu(world, i, day),
+            {**wrap, "listPasangan": siasn_app.raw_pasangan(world, i, day)},
+            {**wrap, "listAnak": siasn_app.raw_anak(world, i, day)},
+            {**wrap, **siasn_app.raw_ortu(world, i, day)},
         )
         if reason:
             reasons[reason] += 1
             continue
         assert record is not None
         assert record.consistency_issues() == []
+        # every contract field is served (absent is drift, not null)
+        assert record.missing_fields() == []
         unknown.update(record.unknown_fields())
-        _, rw_reason = m.validate_payload(
+        rw, rw_reason = m.validate_payload(
             m.RwGolonganResponse,
             {"code": 1, "data": siasn_app.raw_rw_golongan(world, i, day)},
         )
         if rw_reason:
             reasons[rw_reason] += 1
+        else:
+            assert rw is not None and all(row.missing_fields() == [] for row in rw.data)
     assert reasons == {}
-    # the sandbox adds one field the contract does not type: it is kept and counted
-    assert set(unknown) <= {"status_cpns_pns"}
+    # the sandbox serves the contract's fields only
+    assert set(unknown) == set()
 
 
 def test_sandbox_siapp_lists_validate(world: World) -> None:

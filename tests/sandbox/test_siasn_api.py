@@ -17,6 +17,10 @@ pytestmark = pytest.mark.integration
 
 SSO_PATH = "/auth/realms/public-siasn/protocol/openid-connect/token"
 NOT_FOUND = b'{"code":0,"data":"Data tidak ditemukan"}'
+#: not found of the model.Result reads (pns/* endpoints): the same 404 in the envelope's keys
+NOT_FOUND_RESULT = (
+    b'{"code":0,"count":0,"data":"Data tidak ditemukan","message":"Data tidak ditemukan"}'
+)
 NULLS = {"", "undefined", "null", "01-01-0001", None}
 EMPLOYEE_ENDPOINTS = ["data-utama", "data-pasangan", "data-anak", "data-ortu", "rw-golongan"]
 
@@ -196,7 +200,7 @@ def test_unknown_nip_is_a_404_envelope(
 ) -> None:
     for nip in ("199001012015011999", "not-a-nip"):
         r = client.get(f"/apisiasn/1.0/pns/{endpoint}/{nip}", headers=auth)
-        assert r.status_code == 404 and r.content == NOT_FOUND
+        assert r.status_code == 404 and r.content == NOT_FOUND_RESULT
 
 
 def test_empty_family_is_a_404_envelope(
@@ -211,7 +215,7 @@ def test_empty_family_is_a_404_envelope(
                 assert r.status_code == 200
             else:
                 found[part] = True
-                assert r.status_code == 404 and r.content == NOT_FOUND
+                assert r.status_code == 404 and r.content == NOT_FOUND_RESULT
         if all(found.values()):
             break
     assert all(found.values())
@@ -224,11 +228,18 @@ def test_data_utama_quirks(client: httpx.Client, auth: dict[str, str], nips: lis
     for nip in nips[:150]:
         r = client.get(f"/apisiasn/1.0/pns/data-utama/{nip}", headers=auth)
         body = r.json()
-        assert body["code"] == 1
+        assert set(body) == {"code", "count", "data", "message"}
+        assert body["code"] == 1 and body["count"] == 1
         d = body["data"]
-        assert d["path"] == {"": ""}
+        for dok_id, dok in d["path"].items():
+            assert set(dok) == {"dok_id", "dok_nama", "dok_uri", "object", "slug"}
+            assert dok["dok_id"] == dok["slug"] == dok_id and dok["dok_uri"].endswith(".pdf")
         for k, v in d.items():
-            if k != "path":
+            if k in ("bupPensiun", "mkTahun", "mkBulan"):
+                assert isinstance(v, int), k
+            elif k == "validNik":
+                assert isinstance(v, bool)
+            elif k != "path":
                 assert v is None or isinstance(v, str), k
         for k in ("tglLahir", "tmtCpns", "tmtGolAkhir"):
             assert len(d[k]) == 10 and d[k][2] == "-" and d[k][5] == "-"
@@ -246,7 +257,10 @@ def test_family_quirks(client: httpx.Client, auth: dict[str, str], nips: list[st
         if r.status_code == 200:
             sp = r.json()["data"]["listPasangan"][0]
             assert set(sp) == {"orang", "statusNikah", "dataPernikahan"}
-            assert "StatusHidup" in sp["orang"] and "tgglMenikah" in sp["dataPernikahan"]
+            assert {"statusHidup", "StatusHidup"} & set(sp["orang"])
+            assert "tgglMenikah" in sp["dataPernikahan"]
+            assert isinstance(sp["dataPernikahan"]["posisi"], int)
+            assert isinstance(sp["dataPernikahan"]["isPns"], bool)
             assert sp["dataPernikahan"]["tgglCerai"] in ("01-01-0001",) or sp["statusNikah"] == "2"
             break
     else:
@@ -258,9 +272,9 @@ def _check_value(key: str, raw: Any, typed: Any) -> None:
     if typed is None:
         assert raw in NULLS, key
     elif isinstance(typed, bool):
-        assert raw == ("1" if key == "StatusHidup" else "true") if typed else raw in ("0", "false")
+        assert raw == ("1" if key == "statusHidup" else "true") if typed else raw in ("0", "false")
     elif isinstance(typed, int):
-        assert raw == str(typed), key
+        assert raw in (typed, str(typed)), key
     elif isinstance(typed, str) and len(typed) == 10 and typed[4] == "-" and typed[7] == "-":
         assert raw == _dmy(typed), key
     elif key == "jenisKelamin":
@@ -284,12 +298,13 @@ def test_served_records_agree_with_truth(
         assert [r["golonganId"] for r in rw] == [str(r["golonganId"]) for r in t["rwGolongan"]]
         assert rw[-1]["tmtGolongan"] == raw["tmtGolAkhir"]
         for rr, tr in zip(rw, t["rwGolongan"], strict=True):
-            for k in ("id", "skNomor", "tmtGolongan", "mkGolonganTahun"):
+            for k in ("id", "skNomor", "tmtGolongan", "masaKerjaGolonganTahun"):
                 _check_value(k, rr[k], tr[k])
         if t["anak"]:
             anak = client.get(f"/apisiasn/1.0/pns/data-anak/{nip}", headers=auth).json()
+            assert anak["count"] == len(t["anak"]) and anak["data"]["idPns"] == t["id"]
             for ra, ta in zip(anak["data"]["listAnak"], t["anak"], strict=True):
-                for k in ("id", "nama", "tglLahir", "StatusHidup", "statusAnak"):
+                for k in ("id", "nama", "tglLahir", "jenisAnak", "ayahId", "ibuId"):
                     _check_value(k, ra[k], ta[k])
         ortu = client.get(f"/apisiasn/1.0/pns/data-ortu/{nip}", headers=auth)
         if t["ortu"]["ayah"] is None and t["ortu"]["ibu"] is None:
@@ -350,21 +365,25 @@ def test_enumeration_updated_since_matches_truth(
 
 
 def test_referensi_pages_and_truth(
-    sandbox: RunningSandbox, client: httpx.Client, tokens: tuple[str, str]
+    sandbox: RunningSandbox, client: httpx.Client, tokens: tuple[str, str], auth: dict[str, str]
 ) -> None:
     h = {"Authorization": f"Bearer {tokens[0]}"}
+    # UNOR: where SIASN serves it, GET /apisiasn/1.0/referensi/ref-unor (both tokens), whole
     truth = sandbox.truth("referensi/unor")["results"]
+    body = client.get("/apisiasn/1.0/referensi/ref-unor", headers=auth).json()
+    assert body["code"] == 1 and body["count"] == len(body["data"])
+    assert body["data"] == truth and len(truth) > 1000
     got: list[dict[str, Any]] = []
     offset = 0
     while True:
         page = client.get(
-            "/referensi_siasn/1/unor/search", params={"limit": 250, "offset": offset}, headers=h
+            "/referensi_siasn/1/agama/search", params={"limit": 3, "offset": offset}, headers=h
         ).json()["results"]
         got += page
-        if len(page) < 250:
+        if len(page) < 3:
             break
-        offset += 250
-    assert got == truth and len(got) > 1000
+        offset += 3
+    assert got == sandbox.truth("referensi/agama")["results"]
     for ref in (
         "golongan",
         "agama",
@@ -374,13 +393,16 @@ def test_referensi_pages_and_truth(
         "kedudukan-hukum",
         "jabatan-fungsional",
         "tingkat-pendidikan",
-        "jenis-kp",
         "ref-dokumen",
     ):
         r = client.get(f"/referensi_siasn/1/{ref}/search", params={"limit": 1000}, headers=h)
         assert r.status_code == 200
         assert r.json()["results"] == sandbox.truth(f"referensi/{ref}")["results"]
         assert all(isinstance(row["id"], str) for row in r.json()["results"])
+    # served elsewhere (unor) or nowhere (jenis-kp: BKN's static table the hub ships)
+    for ref in ("unor", "jenis-kp"):
+        r = client.get(f"/referensi_siasn/1/{ref}/search", headers=h)
+        assert r.status_code == 404 and r.content == NOT_FOUND
     assert client.get("/referensi_siasn/1/nope/search", headers=h).content == NOT_FOUND
     assert (
         client.get("/referensi_siasn/1/agama/search", params={"limit": "x"}, headers=h).status_code

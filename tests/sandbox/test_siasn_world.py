@@ -106,7 +106,7 @@ def test_unor_belongs_to_the_employees_instansi(world: World) -> None:
     unor = {r["id"]: r for r in refdata.referensi("unor")}
     for i in range(0, world.n, 11):
         r = world.record(i, 0)
-        assert unor[r["unorId"]]["instansi_id"] == r["instansiIndukId"]
+        assert unor[r["unorId"]]["instansiId"] == r["instansiIndukId"]
 
 
 def test_jabatan_of_senior_grades_is_plausible(world: World) -> None:
@@ -122,7 +122,7 @@ def test_jabatan_of_senior_grades_is_plausible(world: World) -> None:
             assert r["eselonId"] in ("11", "12") and r["jenisJabatanId"] == 1
         elif kat == "JF_AHLI_UTAMA":
             assert r["jenisJabatanId"] == 2 and r["eselonId"] is None
-            assert jf[r["jabatanFungsionalId"]]["jenjang"] == "Ahli Utama"
+            assert jf[r["jabatanFungsionalId"]]["asn_jenjang_jabatan"] == "Ahli Utama"
             assert r["golRuangAkhirId"] >= 44
     assert {"JPT_UTAMA", "JPT_MADYA", "JF_AHLI_UTAMA", "JPT_PRATAMA"} <= seen
     scope = world.pks_scope_indices(0)
@@ -141,7 +141,7 @@ def test_families_have_plausible_shapes(world: World) -> None:
         assert sum(s["statusNikah"] == 1 for s in sp) <= 1
         for s in sp:
             assert s["statusNikah"] in (1, 2, 3)
-            assert isinstance(s["orang"]["StatusHidup"], bool)
+            assert isinstance(s["orang"]["statusHidup"], bool)
             assert s["dataPernikahan"]["tgglMenikah"] <= world.date
         assert world.record(i)["jumlahAnak"] == len(ch)
         no_parent += ortu["ayah"] is None or ortu["ibu"] is None

@@ -14,10 +14,13 @@ from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.pks import PksAsnRow
 from siapp_siasn.models.record import AsnRecord, validate_asn_record
 from siapp_siasn.models.record import FamilyMember as ModelFamilyMember
-from siapp_siasn.models.siasn import ref_row_model
 from siapp_siasn.store.records import AsnRow, FamilyMember, QuarantineItem
 
 MIN_GOLONGAN = 42  # IV/b: the agreement's scope for F1
+#: Cap on field names one report carries (unknown fields, absent fields): a payload with
+#: 100,000 unknown keys must not put them into lineage, XCom or Asset events.
+UNKNOWN_NAMES_MAX = 50
+MISSING_NAMES_MAX = 20
 DEPARTURE_KEDUDUKAN: dict[str, str] = {"66": "diberhentikan", "77": "wafat", "99": "pensiun"}
 
 # AsnRecord field -> store column, where the names differ
@@ -45,7 +48,10 @@ class EmployeeRecord:
 
     row: AsnRow
     departure_reason: str | None  # set when the employee left the scope or the service
+    #: at most ``UNKNOWN_NAMES_MAX`` unknown field names (sorted) ...
     unknown_fields: list[str]
+    #: ... and how many there were in all
+    unknown_field_count: int = 0
 
 
 def parse_enumeration_row(raw: Any) -> tuple[EnumeratedAsn | None, str | None]:
@@ -59,8 +65,27 @@ def parse_enumeration_row(raw: Any) -> tuple[EnumeratedAsn | None, str | None]:
     ), None
 
 
-def _family_row(member: ModelFamilyMember) -> FamilyMember:
-    status = member.status_nikah if member.relation == "pasangan" else member.status_anak
+def _other_parent(member: ModelFamilyMember, record: AsnRecord) -> str | None:
+    """A child's parent who is not the employee: the id of `ayahId` / `ibuId` that is not the
+    employee's own id, else the one the employee's gender does not take."""
+    others = [p for p in (member.ayah_id, member.ibu_id) if p is not None and p != record.id]
+    if len(others) == 1:
+        return others[0]
+    if record.jenis_kelamin == "M":
+        return member.ibu_id
+    if record.jenis_kelamin == "F":
+        return member.ayah_id
+    return None
+
+
+def _family_row(member: ModelFamilyMember, record: AsnRecord) -> FamilyMember:
+    """The store row of one member; ``payload`` is the member's object as SIASN sent it."""
+    if member.relation == "pasangan":
+        status, other_parent = member.status_nikah, None
+    elif member.relation == "anak":
+        status, other_parent = member.jenis_anak, _other_parent(member, record)
+    else:
+        status, other_parent = None, None
     return FamilyMember(
         relation=member.relation,
         member_id=member.id,
@@ -71,14 +96,16 @@ def _family_row(member: ModelFamilyMember) -> FamilyMember:
         status_hubungan=status,
         tgl_menikah=member.tgl_menikah,
         tgl_cerai=member.tgl_cerai,
-        orang_tua_id=member.orang_tua_id,
-        payload=member.model_dump(mode="json", exclude_none=True),
+        orang_tua_id=other_parent,
+        payload=member.raw(),
     )
 
 
 def to_store_row(
     record: AsnRecord, raw_data_utama: dict[str, Any], source_updated: str | None
 ) -> AsnRow:
+    """The store row of a validated employee. ``payload`` is data-utama as SIASN sent it (not
+    the model's re-dump): fields the store does not type are never lost."""
     values: dict[str, Any] = {}
     for name in type(record).model_fields:
         column = _RENAMED.get(name, name)
@@ -92,7 +119,7 @@ def to_store_row(
         nip=record.nip_baru,
         record_hash=record.record_hash(),
         family_hash=record.family_hash(),
-        family=[_family_row(m) for m in record.family],
+        family=[_family_row(m, record) for m in record.family],
         payload=raw_data_utama,
         source_updated=source_updated,
         **{k: v for k, v in values.items() if k != "source_updated"},
@@ -120,6 +147,8 @@ def build_employee(
     """Validate the four payloads of one employee; quarantine the whole employee on any fault.
 
     A half-validated employee is never stored: the mirror keeps the last good version instead.
+    Faults: an invalid value (``invalid``) or a contract field absent from a payload
+    (``missing_fields``, the detail naming the fields).
     """
     if data_utama is None:
         return QuarantineItem(flow="F1", entity_kind="asn", key=nip, reason="data_utama_not_found")
@@ -135,34 +164,51 @@ def build_employee(
         )
     if record.nip_baru != nip:
         return QuarantineItem(flow="F1", entity_kind="asn", key=nip, reason="nip_mismatch")
+    missing = record.missing_fields()
+    if missing:
+        # absent is not null: a contract field SIASN stopped sending is drift, and storing the
+        # record would overwrite the held values with NULL; keep the last good version
+        payload = {"data_utama": data_utama, "pasangan": pasangan, "anak": anak, "ortu": ortu}
+        return QuarantineItem(
+            flow="F1",
+            entity_kind="asn",
+            key=nip,
+            reason="missing_fields",
+            detail=missing_detail(missing),
+            payload=payload,
+        )
+    unknown = record.unknown_fields()
     return EmployeeRecord(
         row=to_store_row(record, data_utama, source_updated),
         departure_reason=departure_reason(record),
-        unknown_fields=record.unknown_fields(),
+        unknown_fields=unknown[:UNKNOWN_NAMES_MAX],
+        unknown_field_count=len(unknown),
     )
 
 
-def referensi_rows(
-    ref: str, raw_rows: list[Any]
-) -> tuple[list[dict[str, Any]], list[QuarantineItem]]:
-    """Validate one reference table's rows: (rows for the store, quarantined)."""
-    model_cls = ref_row_model(ref)
-    good: list[dict[str, Any]] = []
-    bad: list[QuarantineItem] = []
-    for raw in raw_rows:
-        model, reason = validate_payload(model_cls, raw)
-        if model is None:
-            key = str(raw.get("id", "")) if isinstance(raw, dict) else ""
-            bad.append(
-                QuarantineItem(
-                    flow="F2",
-                    entity_kind=f"referensi:{ref}",
-                    key=key,
-                    reason="invalid",
-                    detail=reason,
-                    payload=raw,
-                )
-            )
-            continue
-        good.append({"id": str(model.id), "nama": getattr(model, "nama", None), "payload": raw})
-    return good, bad
+def merge_unknown_fields(extra: dict[str, Any], result: EmployeeRecord) -> None:
+    """Add one employee's unknown field names to a lineage record's ``extra``, capped.
+
+    ``unknown_fields`` keeps the first ``UNKNOWN_NAMES_MAX`` names (sorted);
+    ``unknown_fields_omitted`` counts the names left out (per employee that had them), so
+    that lineage, XCom and Asset events stay small whatever SIASN sends.
+    """
+    if not result.unknown_field_count:
+        return
+    names = sorted({*extra.get("unknown_fields", []), *result.unknown_fields})
+    kept = names[:UNKNOWN_NAMES_MAX]
+    omitted = (
+        int(extra.get("unknown_fields_omitted", 0))
+        + (result.unknown_field_count - len(result.unknown_fields))
+        + (len(names) - len(kept))
+    )
+    extra["unknown_fields"] = kept
+    if omitted:
+        extra["unknown_fields_omitted"] = omitted
+
+
+def missing_detail(missing: list[str]) -> str:
+    """``absent: a, b, ... (+N more)``: the absent contract fields, names only, capped."""
+    shown = ", ".join(missing[:MISSING_NAMES_MAX])
+    more = len(missing) - MISSING_NAMES_MAX
+    return f"absent: {shown}" + (f" (+{more} more)" if more > 0 else "")

@@ -167,8 +167,12 @@ def contract_from_swagger(
         fields: dict[str, str] = {}
         if data is not None:
             _definition_fields(definitions, data, "", fields)
-        sources = {key: "swagger" for key in fields}
         extra = supplements.get(name, {})
+        if extra.get("replace_fields"):
+            # The export's type for this endpoint is not what it answers (the reason is noted
+            # in the supplement): the supplement's field set replaces it.
+            fields = {}
+        sources = {key: "swagger" for key in fields}
         for key, kind in extra.get("fields", {}).items():
             fields[key] = kind
             sources[key] = extra["sources"].get(key, extra["sources"].get("*", ""))
@@ -183,7 +187,9 @@ def contract_from_swagger(
             "envelope": envelope,
             "envelope_fields": ENVELOPES[envelope],
             "definition": definition,
-            "data": "array" if data is not None and data.get("type") == "array" else "object",
+            "data": extra.get(
+                "data", "array" if data is not None and data.get("type") == "array" else "object"
+            ),
             "fields": dict(sorted(fields.items())),
             "field_sources": {k: v for k, v in sorted(sources.items()) if v != "swagger"},
         }

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
-from siapp_siasn.models.base import HubModel
+from siapp_siasn.models.base import HubModel, spelling_variants
 from siapp_siasn.models.errors import describe_validation_error
 from siapp_siasn.models.siasn import (
     Anak,
@@ -20,7 +20,7 @@ from siapp_siasn.models.siasn import (
     DataOrtu,
     DataPasangan,
     DataUtama,
-    Orang,
+    OrangTua,
     Pasangan,
 )
 from siapp_siasn.models.types import (
@@ -30,58 +30,90 @@ from siapp_siasn.models.types import (
     NullableStr,
     SiasnBool,
     SiasnDate,
-    text_type,
+    SiasnInt,
 )
 from siapp_siasn.utils import canonical_json, sha256_json
 
 Relation = Literal["pasangan", "anak", "ayah", "ibu"]
 RELATIONS: tuple[str, ...] = ("pasangan", "anak", "ayah", "ibu")
 """Relation types, spelled as the store's `FAMILY_RELATIONS`."""
-NIK = text_type(32, description="national identity number (personal)")
 
 
 class FamilyMember(HubModel):
-    """One family member of an ASN (python names; built from the SIASN family payloads)."""
+    """One family member of an ASN (python names; built from the SIASN family payloads).
+
+    Fields are those of the real payloads: a spouse from `pns.OrangResp` and
+    `pns.PnsOrangIstriResponse`, a child from `pns.ListAnak`, a parent from
+    `pns.DataAyahResponse` / `pns.DataIbuResponse`.
+    `raw()` is the member's object as SIASN sent it (kept, never re-dumped).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     relation: Relation
     id: Guid = None
     nama: NullableStr = Field(None, repr=False)
+    tempat_lahir: NullableStr = Field(None, repr=False)
     tgl_lahir: SiasnDate = Field(None, repr=False)
     jenis_kelamin: Gender = None
-    nik: NIK = Field(None, repr=False)
+    tgl_meninggal: SiasnDate = None
+    # pasangan only (statusHidup is served for spouses only)
     status_hidup: Code = None
-    # pasangan only
     status_nikah: Code = None
     tgl_menikah: SiasnDate = None
     akta_menikah: NullableStr = Field(None, repr=False)
     tgl_cerai: SiasnDate = None
     akta_cerai: NullableStr = Field(None, repr=False)
     is_pns: SiasnBool = None
-    posisi: Code = None
-    # anak only
-    status_anak: Code = None
-    orang_tua_id: Guid = None
+    posisi: SiasnInt = None
+    # anak (and the parents' own jenisAnak)
+    jenis_anak: Code = None
+    ayah_id: Guid = None
+    ibu_id: Guid = None
+    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def raw(self) -> dict[str, Any]:
+        """The member's object as SIASN sent it (a spouse: the `listPasangan` entry)."""
+        if self._raw is not None:
+            return self._raw
+        return self.model_dump(mode="json", exclude_none=True, exclude={"relation"})
+
+    def _with_raw(self, raw: object) -> "FamilyMember":
+        if isinstance(raw, Mapping):
+            self._raw = dict(raw)
+        return self
 
     @classmethod
-    def from_orang(cls, relation: Relation, orang: Orang) -> "FamilyMember":
-        """A parent (or the person part of a spouse) from a parsed `Orang`."""
+    def from_parent(cls, relation: Relation, parent: OrangTua) -> "FamilyMember":
+        """A parent from a parsed `ayah` / `ibu`."""
         return cls.model_construct(
             relation=relation,
-            id=orang.id,
-            nama=orang.nama,
-            tgl_lahir=orang.tgl_lahir,
-            jenis_kelamin=orang.jenis_kelamin,
-            nik=orang.nik,
-            status_hidup=orang.status_hidup,
+            id=parent.id,
+            nama=parent.nama,
+            tempat_lahir=parent.tempat_lahir,
+            tgl_lahir=parent.tgl_lahir,
+            jenis_kelamin=parent.jenis_kelamin,
+            tgl_meninggal=parent.tgl_meninggal,
+            jenis_anak=parent.jenis_anak,
+            ayah_id=getattr(parent, "ayah_id", None),
+            ibu_id=getattr(parent, "ibu_id", None),
         )
 
     @classmethod
     def from_pasangan(cls, pasangan: Pasangan) -> "FamilyMember":
         """A spouse from one parsed `listPasangan` entry."""
-        member = cls.from_orang("pasangan", pasangan.orang)
-        member.status_nikah = pasangan.status_nikah
+        o = pasangan.orang
+        member = cls.model_construct(
+            relation="pasangan",
+            id=o.id,
+            nama=o.nama,
+            tempat_lahir=o.tempat_lahir,
+            tgl_lahir=o.tgl_lahir,
+            jenis_kelamin=o.jenis_kelamin,
+            tgl_meninggal=o.tgl_meninggal,
+            status_hidup=o.status_hidup,
+            status_nikah=pasangan.status_nikah,
+        )
         nikah = pasangan.data_pernikahan
         if nikah is not None:
             member.tgl_menikah = nikah.tgl_menikah
@@ -99,12 +131,12 @@ class FamilyMember(HubModel):
             relation="anak",
             id=anak.id,
             nama=anak.nama,
+            tempat_lahir=anak.tempat_lahir,
             tgl_lahir=anak.tgl_lahir,
             jenis_kelamin=anak.jenis_kelamin,
-            nik=anak.nik,
-            status_hidup=anak.status_hidup,
-            status_anak=anak.status_anak,
-            orang_tua_id=anak.orang_tua_id,
+            jenis_anak=anak.jenis_anak,
+            ayah_id=anak.ayah_id,
+            ibu_id=anak.ibu_id,
         )
 
     def member_hash(self) -> str:
@@ -112,22 +144,62 @@ class FamilyMember(HubModel):
         return self.content_hash()
 
 
+def _raw_items(raw: object, key: str) -> list[Any]:
+    """The items of list `key` of a raw family payload (any accepted spelling), else []."""
+    if not isinstance(raw, Mapping):
+        return []
+    for k in spelling_variants(key):
+        items = raw.get(k)
+        if isinstance(items, list):
+            return items
+    return []
+
+
+def _raw_part(raw: object, key: str) -> object:
+    if not isinstance(raw, Mapping):
+        return None
+    for k in spelling_variants(key):
+        if k in raw:
+            return raw[k]
+    return None
+
+
 def family_members(
     pasangan: DataPasangan | None = None,
     anak: DataAnak | None = None,
     ortu: DataOrtu | None = None,
+    raw: Mapping[str, object] | None = None,
 ) -> list[FamilyMember]:
-    """Flatten parsed family payloads: ayah, ibu, spouses, children (source order kept)."""
+    """Flatten parsed family payloads: ayah, ibu, spouses, children (source order kept).
+
+    `raw` (`{"pasangan": ..., "anak": ..., "ortu": ...}` as SIASN sent them) gives each member
+    its raw object; without it a member's `raw()` is its typed fields.
+    """
+    raw = raw or {}
     members: list[FamilyMember] = []
     if ortu is not None:
         if ortu.ayah is not None:
-            members.append(FamilyMember.from_orang("ayah", ortu.ayah))
+            members.append(
+                FamilyMember.from_parent("ayah", ortu.ayah)._with_raw(
+                    _raw_part(raw.get("ortu"), "ayah")
+                )
+            )
         if ortu.ibu is not None:
-            members.append(FamilyMember.from_orang("ibu", ortu.ibu))
+            members.append(
+                FamilyMember.from_parent("ibu", ortu.ibu)._with_raw(
+                    _raw_part(raw.get("ortu"), "ibu")
+                )
+            )
     if pasangan is not None:
-        members.extend(FamilyMember.from_pasangan(p) for p in pasangan.list_pasangan)
+        items = _raw_items(raw.get("pasangan"), "listPasangan")
+        for i, p in enumerate(pasangan.list_pasangan):
+            item = items[i] if i < len(items) else None
+            members.append(FamilyMember.from_pasangan(p)._with_raw(item))
     if anak is not None:
-        members.extend(FamilyMember.from_anak(a) for a in anak.list_anak)
+        items = _raw_items(raw.get("anak"), "listAnak")
+        for i, a in enumerate(anak.list_anak):
+            item = items[i] if i < len(items) else None
+            members.append(FamilyMember.from_anak(a)._with_raw(item))
     return members
 
 
@@ -144,6 +216,7 @@ class AsnRecord(DataUtama):
 
     family: list[FamilyMember] = Field(default_factory=list, max_length=200)
     _source_unknown: tuple[str, ...] = PrivateAttr(default=())
+    _source_missing: tuple[str, ...] = PrivateAttr(default=())
 
     @classmethod
     def from_siasn(
@@ -162,23 +235,36 @@ class AsnRecord(DataUtama):
         p: DataPasangan | None = _parse(DataPasangan, pasangan)
         a: DataAnak | None = _parse(DataAnak, anak)
         o: DataOrtu | None = _parse(DataOrtu, ortu)
+        du_missing: list[str] = []
         if isinstance(data_utama, DataUtama):
             raw: dict[str, Any] = {**(data_utama.model_extra or {}), **dict(data_utama)}
+            du_missing = data_utama.missing_fields()
         else:
             raw = dict(data_utama)
         raw.pop("family", None)
         record = cls.model_validate(raw)
-        record.family = family_members(p, a, o)
+        record.family = family_members(
+            p, a, o, raw={"pasangan": pasangan, "anak": anak, "ortu": ortu}
+        )
         unknown: list[str] = []
+        missing: list[str] = list(du_missing)
         for prefix, part in (("pasangan.", p), ("anak.", a), ("ortu.", o)):
             if part is not None:
                 unknown.extend(prefix + f for f in part.unknown_fields())
+                missing.extend(prefix + f for f in part.missing_fields())
         record._source_unknown = tuple(unknown)
+        record._source_missing = tuple(missing)
         return record
 
     def unknown_fields(self) -> list[str]:
         """Unknown fields of data-utama, plus those of the family payloads (prefixed)."""
         return sorted({*super().unknown_fields(), *self._source_unknown})
+
+    def missing_fields(self) -> list[str]:
+        """Contract fields absent from data-utama and from the family payloads (prefixed
+        `pasangan.`, `anak.`, `ortu.`): drift, never taken for null."""
+        own = [f for f in super().missing_fields() if f != "family"]
+        return sorted({*own, *self._source_missing})
 
     def record_hash(self) -> str:
         """sha256 over the typed data-utama fields (no family, no `path`, no unknown fields)."""

@@ -78,6 +78,9 @@ SCHEMAS: tuple[SchemaSpec, ...] = (
         for ref, page in siasn.REF_PAGE_MODELS.items()
     ),
     SchemaSpec(
+        "siasn_ref_unor", siasn.UnorResponse, "inbound", "GET /apisiasn/1.0/referensi/ref-unor"
+    ),
+    SchemaSpec(
         "siasn_upload_dok",
         siasn.UploadDokResponse,
         "inbound",

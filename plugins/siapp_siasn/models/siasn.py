@@ -4,11 +4,41 @@ Shapes follow docs/CONTRACT.md. Values arrive as strings; the annotated types in
 `siapp_siasn.models.types` turn them into dates, ints, bools and validated ids.
 """
 
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from pydantic import Field, SecretStr
 
-from siapp_siasn.models.base import SiasnModel, SiasnSnakeModel, personal, wire
+from siapp_siasn.models.base import HubModel, SiasnModel, SiasnSnakeModel, personal, wire
+from siapp_siasn.models.referensi import (
+    REF_MODELS as REF_MODELS,
+)
+from siapp_siasn.models.referensi import (
+    REF_PAGE_MODELS as REF_PAGE_MODELS,
+)
+from siapp_siasn.models.referensi import (
+    REFERENCE_TABLES as REFERENCE_TABLES,
+)
+from siapp_siasn.models.referensi import (
+    GolonganRef as GolonganRef,
+)
+from siapp_siasn.models.referensi import (
+    InstansiRef as InstansiRef,
+)
+from siapp_siasn.models.referensi import (
+    JabatanFungsionalRef as JabatanFungsionalRef,
+)
+from siapp_siasn.models.referensi import (
+    ReferensiPage as ReferensiPage,
+)
+from siapp_siasn.models.referensi import (
+    RefRow as RefRow,
+)
+from siapp_siasn.models.referensi import (
+    UnorRef,
+)
+from siapp_siasn.models.referensi import (
+    ref_row_model as ref_row_model,
+)
 from siapp_siasn.models.types import (
     Code,
     Gender,
@@ -18,7 +48,6 @@ from siapp_siasn.models.types import (
     Nip,
     NullableStr,
     OptionalNip,
-    RequiredCode,
     RequiredGuid,
     RequiredStr,
     SiasnBool,
@@ -38,6 +67,7 @@ EMAIL = text_type(254, description="e-mail address (personal)")
 PHONE = text_type(64, description="phone number (personal)")
 TITLE = text_type(64, description="academic title")
 ADDRESS = text_type(1000, multiline=True, description="address (personal)")
+TEXT = text_type(1000, description="text up to 1000 characters")
 MONTHS = siasn_int(ge=0, le=11, description="months 0-11 sent as a string")
 YEARS = siasn_int(ge=0, le=99, description="years sent as a string")
 
@@ -75,10 +105,12 @@ class SiasnErrorBody(SiasnModel):
 
 
 class SiasnEnvelope(SiasnModel, Generic[DataT]):
-    """Success envelope `{"code": 1, "data": ...}`."""
+    """Read envelope `model.Result` `{"code", "count", "data", "message"}` (swagger)."""
 
     code: SiasnInt
+    count: SiasnInt = None
     data: DataT
+    message: LongText = None
 
 
 class SiasnNotFound(SiasnModel):
@@ -89,10 +121,48 @@ class SiasnNotFound(SiasnModel):
 
 
 # --------------------------------------------------------------------------------------------
-# data utama
+# employee payloads: every field of the contract (include/contract/siasn.json), by its real
+# name. Python names are the snake_case of the real name; `wire(...)` is used where the real
+# name is not the camelCase of the python name, or for a variant seen in a public client.
+# Every model also accepts the camelCase / snake_case / PascalCase spelling of each name
+# (`StatusHidup` for `statusHidup` is one SIASN serves: kanekescom/laravel-siasn-simpeg
+# database/migrations/2024_01_02_000031_create_siasn_simpeg_pasangan_table.php stores
+# `StatusHidup` and `JenisKawinId`).
 # --------------------------------------------------------------------------------------------
-class DataUtama(SiasnModel):
-    """`GET /apisiasn/1.0/pns/data-utama/{nipBaru}` → `data`: the typed subset, extras kept."""
+class ContractModel(SiasnModel):
+    """A SIASN payload bound to the contract: every declared field is a contract field.
+
+    `missing_fields()` names the contract fields absent from the input (absent is not null:
+    a null form is a present value), nested objects and list items included.
+    """
+
+    def missing_fields(self) -> list[str]:
+        """Dotted wire paths of declared fields absent from the input, sorted (names only)."""
+        out: set[str] = set()
+        _collect_missing(self, "", out)
+        return sorted(out)
+
+
+def _collect_missing(model: HubModel, prefix: str, out: set[str]) -> None:
+    present = model.model_fields_set
+    for name, finfo in type(model).model_fields.items():
+        wire_name = finfo.serialization_alias or name
+        if name not in present:
+            if isinstance(model, ContractModel):
+                out.add(prefix + wire_name)
+            continue
+        value = model.__dict__.get(name)
+        if isinstance(value, HubModel):
+            _collect_missing(value, f"{prefix}{wire_name}.", out)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, HubModel):
+                    _collect_missing(item, f"{prefix}{wire_name}[].", out)
+
+
+class DataUtama(ContractModel):
+    """`GET /apisiasn/1.0/pns/data-utama/{nipBaru}` → `data` (`pns.DataUtamaResponse` + the
+    three fields public clients show: `validNik`, `path`, `tglSpmt`)."""
 
     HASH_EXCLUDE: ClassVar[frozenset[str]] = frozenset({"path"})
 
@@ -101,7 +171,13 @@ class DataUtama(SiasnModel):
     nip_lama: NIP_LAMA = personal()
     nama: RequiredStr = personal(...)
     gelar_depan: TITLE = None
-    gelar_belakang: TITLE = wire("gelarBelakang", "gelarBlk", default=None)
+    gelar_belakang: TITLE = wire(
+        "gelarBelakang",
+        # the spelling of pns.OrangResp, served in data-utama by the sandbox as a documented
+        # quirk (docs/CONTRACT.md); kanekescom/laravel-siasn-simpeg stores it for spouses
+        "gelarBlk",
+        default=None,
+    )
     tempat_lahir: NullableStr = personal()
     tgl_lahir: SiasnDate = personal()
     jenis_kelamin: Gender = None
@@ -144,8 +220,79 @@ class DataUtama(SiasnModel):
     jumlah_anak: YEARS = None
     kpkn_id: Guid = None
     lokasi_kerja_id: Guid = None
-    is_valid_nik: SiasnBool = None
-    path: SiasnPathAny = None
+    valid_nik: SiasnBool = None
+
+    path: SiasnPathAny = personal()
+    # the other fields of the contract, alphabetical
+    agama: NullableStr = None
+    akte_kelahiran: NullableStr = personal()
+    akte_meninggal: NullableStr = personal()
+    bahasa: NullableStr = None
+    bpjs: NullableStr = personal()
+    eselon: NullableStr = None
+    eselon_level: Code = None
+    gaji_pokok: NullableStr = None
+    gol_ruang_awal: Code = None
+    instansi_kerja_kode_cepat: Code = None
+    instansi_kerja_nama: TEXT = None
+    jabatan_asn: NullableStr = None
+    jabatan_fungsional_umum_id: Code = None
+    jabatan_fungsional_umum_nama: TEXT = None
+    jabatan_struktural_id: Code = None
+    jabatan_struktural_nama: TEXT = None
+    jenis_id_dokumen_id: Code = None
+    jenis_id_dokumen_nama: NullableStr = None
+    jenis_jabatan: NullableStr = None
+    jenis_pegawai_nama: TEXT = None
+    jenjang: NullableStr = None
+    jumlah_istri_suami: YEARS = None
+    kanreg_id: Code = None
+    kanreg_nama: TEXT = None
+    kartu_asn: NullableStr = personal()
+    kedudukan_pns_nama: TEXT = None
+    kode_pos: NullableStr = personal()
+    kpkn_nama: TEXT = None
+    kppn_id: Code = None
+    kppn_nama: TEXT = None
+    ktua_id: Code = None
+    ktua_nama: TEXT = None
+    lokasi_kerja: TEXT = None
+    masa_kerja: NullableStr = None
+    no_askes: NullableStr = personal()
+    no_npwp: NullableStr = personal()
+    no_seri_karpeg: NullableStr = personal()
+    no_spmt: NullableStr = personal()
+    no_surat_keterangan_bebas_narkoba: NullableStr = personal()
+    no_surat_keterangan_dokter: NullableStr = personal()
+    no_taspen: NullableStr = personal()
+    no_telp: PHONE = personal()
+    nomor_id_document: NullableStr = personal()
+    nomor_sk_cpns: TEXT = personal()
+    nomor_sk_pns: TEXT = personal()
+    nomor_sttpl: TEXT = personal()
+    pendidikan_terakhir_nama: TEXT = None
+    satuan_kerja_induk_id: Guid = None
+    satuan_kerja_induk_nama: TEXT = None
+    satuan_kerja_kerja_nama: TEXT = None
+    skck: NullableStr = personal()
+    status_hidup: Code = None
+    status_perkawinan: NullableStr = None
+    tahun_lulus: NullableStr = None
+    taspen_id: Code = None
+    taspen_nama: TEXT = None
+    tempat_lahir_id: Code = personal()
+    tgl_meninggal: SiasnDate = personal()
+    tgl_npwp: SiasnDate = personal()
+    tgl_sk_cpns: SiasnDate = None
+    tgl_sk_pns: SiasnDate = None
+    tgl_skck: SiasnDate = personal()
+    tgl_spmt: SiasnDate = None
+    tgl_sttpl: SiasnDate = None
+    tgl_surat_keterangan_bebas_narkoba: SiasnDate = personal()
+    tgl_surat_keterangan_dokter: SiasnDate = personal()
+    tk_pendidikan_terakhir: NullableStr = None
+    unor_induk_id: Guid = None
+    unor_induk_nama: TEXT = None
 
     def consistency_issues(self) -> list[str]:
         """Kinds of disagreement between the NIP and the record (never values).
@@ -172,163 +319,154 @@ class DataUtama(SiasnModel):
 # --------------------------------------------------------------------------------------------
 # family
 # --------------------------------------------------------------------------------------------
-class Orang(SiasnModel):
-    """A person record inside family payloads (`orang`, `ayah`, `ibu`)."""
+class Orang(ContractModel):
+    """`listPasangan[].orang` (`pns.OrangResp`): the spouse as a person."""
 
+    akta_meninggal: NullableStr = personal()
+    ayah_id: Guid = None
+    created_at: NullableStr = wire("created_at", default=None)
+    gelar_blk: TITLE = None
+    gelar_depan: TITLE = None
+    ibu_id: Guid = None
     id: Guid = None
-    nama: NullableStr = personal()
-    tgl_lahir: SiasnDate = personal()
+    jenis_anak: Code = None
+    jenis_kawin_id: Code = None  # `JenisKawinId` in kanekescom/laravel-siasn-simpeg (pasangan)
     jenis_kelamin: Gender = None
-    nik: NIK = personal()
-    status_hidup: Code = wire("statusHidup", "StatusHidup", default=None)
+    karis_karsu: NullableStr = personal()
+    nama: NullableStr = personal()
+    nama_ktp: NullableStr = personal()
+    status_hidup: Code = None  # `StatusHidup` in kanekescom/laravel-siasn-simpeg (pasangan)
+    tempat_lahir: NullableStr = personal()
+    tgl_lahir: SiasnDate = personal()
+    tgl_meninggal: SiasnDate = None
 
 
-class DataPernikahan(SiasnModel):
-    """`dataPernikahan` of one spouse (`tgglMenikah` / `tgglCerai` spelling quirks)."""
+class DataPernikahan(ContractModel):
+    """`listPasangan[].dataPernikahan` (`pns.PnsOrangIstriResponse`); `posisi` is an integer
+    and `isPns` a boolean (both also accepted as strings, as public clients store them)."""
 
-    tgl_menikah: SiasnDate = wire("tgglMenikah", "tglMenikah", default=None)
-    akta_menikah: NullableStr = personal()
-    tgl_cerai: SiasnDate = wire("tgglCerai", "tglCerai", default=None)
     akta_cerai: NullableStr = personal()
+    akta_menikah: NullableStr = personal()
+    id: Guid = None
     is_pns: SiasnBool = None
-    posisi: Code = None
+    no_sk_pensiun: NullableStr = personal()
+    orang_id: Guid = None
+    pns_orang_id: Guid = None
+    posisi: SiasnInt = None
+    status: Code = None
+    tgl_cerai: SiasnDate = wire("tgglCerai", default=None)
+    tgl_menikah: SiasnDate = wire("tgglMenikah", default=None)
 
 
-class Pasangan(SiasnModel):
-    """One entry of `listPasangan`."""
+class Pasangan(ContractModel):
+    """One entry of `listPasangan` (`pns.Pasangan`)."""
 
+    data_pernikahan: DataPernikahan | None = None
     orang: Orang
     status_nikah: Code = None
-    data_pernikahan: DataPernikahan | None = None
 
 
-class DataPasangan(SiasnModel):
-    """`GET /apisiasn/1.0/pns/data-pasangan/{nip}` → `data`."""
+class DataPasangan(ContractModel):
+    """`GET /apisiasn/1.0/pns/data-pasangan/{nipBaru}` → `data` (`pns.DataPasangan`)."""
 
+    id_pns: Guid = None
     list_pasangan: list[Pasangan] = Field(default_factory=list, max_length=50)
+    nip_baru: OptionalNip = None
+    nip_lama: NIP_LAMA = personal()
 
 
-class Anak(SiasnModel):
-    """One entry of `listAnak`."""
+class Anak(ContractModel):
+    """One entry of `listAnak` (`pns.ListAnak`): `jenisAnak` kandung/tiri/angkat, the parents'
+    ids `ayahId` / `ibuId`."""
 
+    ayah_id: Guid = None
+    ibu_id: Guid = None
     id: Guid = None
-    nama: NullableStr = personal()
-    tgl_lahir: SiasnDate = personal()
+    jenis_anak: Code = None
     jenis_kelamin: Gender = None
-    status_hidup: Code = wire("statusHidup", "StatusHidup", default=None)
-    status_anak: Code = None
-    orang_tua_id: Guid = None
-    nik: NIK = personal()
+    kabupaten_id: Code = None
+    nama: NullableStr = personal()
+    tempat_lahir: NullableStr = personal()
+    tgl_lahir: SiasnDate = personal()
 
 
-class DataAnak(SiasnModel):
-    """`GET /apisiasn/1.0/pns/data-anak/{nip}` → `data`."""
+class DataAnak(ContractModel):
+    """`GET /apisiasn/1.0/pns/data-anak/{nipBaru}` → `data` (`pns.DataAnak`)."""
 
+    id_pns: Guid = None
     list_anak: list[Anak] = Field(default_factory=list, max_length=100)
+    nip_baru: OptionalNip = None
+    nip_lama: NIP_LAMA = personal()
 
 
-class DataOrtu(SiasnModel):
-    """`GET /apisiasn/1.0/pns/data-ortu/{nip}` → `data` (a missing parent is null)."""
+class OrangTua(ContractModel):
+    """The fields `pns.DataAyahResponse` and `pns.DataIbuResponse` share."""
 
-    ayah: Orang | None = None
-    ibu: Orang | None = None
+    akta_meninggal: NullableStr = personal()
+    id: Guid = None
+    jenis_anak: Code = None
+    jenis_kelamin: Gender = None
+    nama: NullableStr = personal()
+    tempat_lahir: NullableStr = personal()
+    tgl_lahir: SiasnDate = personal()
+    tgl_meninggal: SiasnDate = None
+
+
+class DataAyah(OrangTua):
+    """`ayah` of data-ortu (`pns.DataAyahResponse`)."""
+
+    ayah_id: Guid = None
+
+
+class DataIbu(OrangTua):
+    """`ibu` of data-ortu (`pns.DataIbuResponse`)."""
+
+    ibu_id: Guid = None
+
+
+class DataOrtu(ContractModel):
+    """`GET /apisiasn/1.0/pns/data-ortu/{nipBaru}` → `data` (`pns.DataOrtu`; a parent SIASN
+    does not hold is null)."""
+
+    ayah: DataAyah | None = None
+    ibu: DataIbu | None = None
+    id_pns: Guid = None
+    nip_baru: OptionalNip = None
+    nip_lama: NIP_LAMA = personal()
 
 
 # --------------------------------------------------------------------------------------------
 # riwayat golongan
 # --------------------------------------------------------------------------------------------
-class RwGolongan(SiasnModel):
-    """One row of `GET /apisiasn/1.0/pns/rw-golongan/{nip}` → `data[]` (oldest first)."""
+class RwGolongan(ContractModel):
+    """One row of `GET /apisiasn/1.0/pns/rw-golongan/{nipBaru}` → `data[]`
+    (`riwayat.RWGolonganResponse`, oldest first); `path` is JSON keyed by ref-dokumen id."""
 
+    HASH_EXCLUDE: ClassVar[frozenset[str]] = frozenset({"path"})
+
+    golongan: Code = None
+    golongan_id: GolonganId = None
     id: Guid = None
     id_pns: Guid = None
+    jenis_kp_id: Code = wire(
+        "jenisKPId",
+        # re-cased: a public Go relay of rw-golongan names it `JenisKpId` (protobuf style)
+        "jenisKpId",
+        default=None,
+    )
+    jenis_kp_nama: NullableStr = wire("jenisKPNama", default=None)
+    jumlah_kredit_tambahan: Code = None
+    jumlah_kredit_utama: Code = None
+    masa_kerja_golongan_bulan: MONTHS = None
+    masa_kerja_golongan_tahun: YEARS = None
     nip_baru: OptionalNip = None
-    golongan_id: GolonganId = None
-    golongan: Code = None
+    nip_lama: NIP_LAMA = personal()
+    no_pertek_bkn: NullableStr = None
+    path: SiasnPathAny = personal()
     sk_nomor: NullableStr = None
     sk_tanggal: SiasnDate = None
-    tmt_golongan: SiasnDate = None
-    no_pertek_bkn: NullableStr = None
     tgl_pertek_bkn: SiasnDate = None
-    jenis_kp_id: Code = wire("jenisKPId", "jenisKpId", default=None)
-    mk_golongan_tahun: YEARS = None
-    mk_golongan_bulan: MONTHS = None
-
-
-# --------------------------------------------------------------------------------------------
-# referensi (gateway token only, `{"results": [...]}` without envelope)
-# --------------------------------------------------------------------------------------------
-class RefRow(SiasnSnakeModel):
-    """A reference row `{id, nama}`; ids are strings."""
-
-    id: RequiredCode
-    nama: NullableStr = None
-
-
-class GolonganRef(RefRow):
-    """`golongan` `{id, nama, nama_pangkat}`; id is the golongan id (11..45)."""
-
-    nama_pangkat: NullableStr = None
-
-
-class InstansiRef(RefRow):
-    """`instansi` `{id, nama, kode_cepat, jenis}`; id is a GUID."""
-
-    id: RequiredGuid  # type: ignore[assignment]
-    kode_cepat: Code = None
-    jenis: NullableStr = None
-
-
-class UnorRef(RefRow):
-    """`unor` `{id, nama, instansi_id, diatasan_id}`; ids are GUIDs."""
-
-    id: RequiredGuid  # type: ignore[assignment]
-    instansi_id: Guid = None
-    diatasan_id: Guid = None
-
-
-class JabatanFungsionalRef(RefRow):
-    """`jabatan-fungsional` `{id, nama, jenjang}`; id is a GUID."""
-
-    id: RequiredGuid  # type: ignore[assignment]
-    jenjang: NullableStr = None
-
-
-REF_MODELS: dict[str, type[RefRow]] = {
-    "golongan": GolonganRef,
-    "agama": RefRow,
-    "instansi": InstansiRef,
-    "unor": UnorRef,
-    "eselon": RefRow,
-    "jenis-jabatan": RefRow,
-    "kedudukan-hukum": RefRow,
-    "jabatan-fungsional": JabatanFungsionalRef,
-    "tingkat-pendidikan": RefRow,
-    "jenis-kp": RefRow,
-    "ref-dokumen": RefRow,
-}
-"""Row model per reference name of `GET /referensi_siasn/1/{ref}/search`."""
-
-#: The reference tables the hub pulls (F2) and the sandbox serves: one list for both.
-REFERENCE_TABLES: tuple[str, ...] = tuple(REF_MODELS)
-
-
-class ReferensiPage(SiasnSnakeModel, Generic[DataT]):
-    """`{"results": [...]}`: a page shorter than `limit` is the last."""
-
-    results: list[DataT] = Field(default_factory=list)
-
-
-REF_PAGE_MODELS: dict[str, type[ReferensiPage[Any]]] = {
-    name: ReferensiPage[model]  # type: ignore[valid-type]
-    for name, model in REF_MODELS.items()
-}
-"""Page model per reference name (parametrised once, at import)."""
-
-
-def ref_row_model(ref: str) -> type[RefRow]:
-    """The row model of reference `ref`; unknown refs get the generic `RefRow`."""
-    return REF_MODELS.get(ref, RefRow)
+    tmt_golongan: SiasnDate = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,3 +488,7 @@ DataAnakResponse = SiasnEnvelope[DataAnak]
 DataOrtuResponse = SiasnEnvelope[DataOrtu]
 RwGolonganResponse = SiasnEnvelope[list[RwGolongan]]
 UploadDokResponse = SiasnEnvelope[UploadDokResult]
+
+# referensi: moved to siapp_siasn.models.referensi (re-exported above for existing imports)
+#: `GET /apisiasn/1.0/referensi/ref-unor`: `model.Result` with `data` = `referensi.UnorResponse[]`.
+UnorResponse = SiasnEnvelope[list[UnorRef]]

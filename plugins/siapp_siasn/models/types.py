@@ -110,7 +110,8 @@ def clean_text(
 def _str_schema(max_length: int, pattern: str | None, description: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": ["string", "null"], "maxLength": max_length}
     if pattern:
-        schema["pattern"] = pattern
+        # The string null forms are valid wire values too (the model reads them as null).
+        schema["pattern"] = f"{pattern}|^(undefined|null)?$"
     schema["description"] = description
     return schema
 
@@ -135,6 +136,8 @@ def text_type(
     if required:
         schema["type"] = "string"
         schema["minLength"] = 1
+        if pattern:
+            schema["pattern"] = pattern
         return Annotated[str, BeforeValidator(_validate), WithJsonSchema(schema)]
     return Annotated[str | None, BeforeValidator(_validate), WithJsonSchema(schema)]
 

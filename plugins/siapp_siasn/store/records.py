@@ -60,12 +60,15 @@ class FamilyMember:
     nama: str | None = None
     tgl_lahir: dt.date | None = None
     jenis_kelamin: str | None = None
+    #: statusHidup (served for spouses only)
     status_hidup: str | None = None
-    #: statusNikah for a spouse, statusAnak for a child
+    #: statusNikah for a spouse, jenisAnak for a child
     status_hubungan: str | None = None
     tgl_menikah: dt.date | None = None
     tgl_cerai: dt.date | None = None
+    #: a child's other parent: the one of ayahId / ibuId that is not the employee
     orang_tua_id: str | None = None
+    #: the member's object as SIASN sent it (a spouse: its ``listPasangan`` entry)
     payload: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,7 +95,8 @@ class FamilyMember:
 class AsnRow:
     """One employee's data-utama as the store keeps it.
 
-    ``payload`` is the raw record (unknown fields preserved). ``record_hash`` decides SCD2:
+    ``payload`` is data-utama as SIASN sent it (every field, typed or not, kept).
+    ``record_hash`` decides SCD2:
     a new history version is written only when it changes. ``family`` is the complete list
     of family members, or None when the family was not fetched (then the stored family and
     ``family_hash`` are left alone). Family rows are replaced only when ``family_hash``

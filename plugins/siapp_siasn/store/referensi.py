@@ -1,8 +1,10 @@
 """Reference data repository: SIASN's code tables (golongan, instansi, unor, ...) by ``ref``.
 
 Rows are upserted by content hash and never deleted: a full pull deactivates the ids it no
-longer lists. :data:`REFERENCE_COLUMNS` maps the ``asn`` columns to the table holding their ids
-(the quality checks use it).
+longer lists. The payload is the row as SIASN served it; ``nama`` is its display name (``nama``,
+UNOR's ``namaUnor``, ref-dokumen's ``document``), by which :meth:`ReferensiRepository.id_by_name`
+finds ids that must never be hard-coded (ref-dokumen). :data:`REFERENCE_COLUMNS` maps the
+``asn`` columns to the table holding their ids (the quality checks use it).
 """
 
 from __future__ import annotations
@@ -160,3 +162,19 @@ class ReferensiRepository(Repository):
             q = q.where(referensi.c.is_active)
         with self._tx(None, "referensi.ids") as c:
             return set(c.scalars(q))
+
+    def id_by_name(self, ref: str, nama: str) -> str | None:
+        """The id of the one active row of ``ref`` whose display name is ``nama`` (None if
+        there is none; ``LookupError`` if several share it, since picking one would guess).
+
+        E.g. ``id_by_name("ref-dokumen", "Dok SK Jabatan")``: ref-dokumen ids are SIASN's and
+        are read from the live table, never hard-coded.
+        """
+        q = sa.select(referensi.c.id).where(
+            referensi.c.ref == ref, referensi.c.nama == nama, referensi.c.is_active
+        )
+        with self._tx(None, "referensi.id_by_name") as c:
+            ids = sorted(c.scalars(q))
+        if len(ids) > 1:
+            raise LookupError(f"referensi {ref}: {len(ids)} active rows share one name")
+        return ids[0] if ids else None
