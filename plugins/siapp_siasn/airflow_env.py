@@ -37,6 +37,7 @@ def sandbox_connections(
         "extra": {
             "gateway_token_url": f"{siasn_url}/oauth2/token",
             "sso_token_url": f"{siasn_url}/auth/realms/public-siasn/protocol/openid-connect/token",
+            "sso_client_id": "siapp-hub",
             "sso_username": "siapp",
             "sso_password": "sandbox-password",
             **siasn_extra,

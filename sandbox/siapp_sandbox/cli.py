@@ -59,3 +59,21 @@ def serve(
     except SandboxServeError as exc:
         typer.echo(f"siapp-sandbox: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+@sandbox_app.command("export-asn")
+def export_asn(
+    out: Annotated[str, typer.Option(help="folder to write the Export Data ASN CSV into")],
+    url: Annotated[
+        str, typer.Option(help="base URL of the running SIASN sandbox")
+    ] = "http://127.0.0.1:8081",
+) -> None:
+    """Write today's "Export Data ASN" CSV of a running sandbox (public-API mode's NIP list)."""
+    import httpx
+
+    from .siasn_public import write_export
+
+    resp = httpx.get(f"{url.rstrip('/')}/_sandbox/truth/export-asn", timeout=60.0)
+    resp.raise_for_status()
+    path = write_export(resp.json(), out)
+    typer.echo(str(path))

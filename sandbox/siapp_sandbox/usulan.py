@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from . import refdata
 from .documents import DocSpec, sha256_hex
 
 EPOCH = date(2026, 1, 5)
@@ -67,28 +68,22 @@ STATUS_NAMA = {
 }
 HASIL_BY_STATUS = {"11": "BTS", "12": "TMS", "13": "MS"}
 
-# Document kinds per jenis usulan: (jenis dokumen, id_ref_dokumen of refdata.REF_DOKUMEN).
-DOC_KINDS: dict[str, list[tuple[str, str]]] = {
-    "KP": [
-        ("SK_PANGKAT_TERAKHIR", "874"),
-        ("SK_JABATAN_TERAKHIR", "875"),
-        ("PENILAIAN_KINERJA", "878"),
-    ],
-    "PEMBERHENTIAN": [
-        ("SK_PANGKAT_TERAKHIR", "874"),
-        ("AKTA_NIKAH_KK", "881"),
-        ("DAFTAR_RIWAYAT_HIDUP", "877"),
-    ],
-    "PENGANGKATAN": [
-        ("SK_JABATAN_TERAKHIR", "875"),
-        ("IJAZAH_TERAKHIR", "879"),
-        ("SURAT_PERNYATAAN_HUKDIS", "880"),
-    ],
+# Document kinds per jenis usulan: (jenis dokumen, id_ref_dokumen). The ids are looked up in
+# the served ref-dokumen table by document name (refdata.USULAN_DOKUMEN), as the hub does:
+# never hard-coded, since SIASN's ids mean other documents elsewhere.
+_KINDS_BY_JENIS: dict[str, tuple[str, ...]] = {
+    "KP": ("SK_PANGKAT_TERAKHIR", "SK_JABATAN_TERAKHIR", "PENILAIAN_KINERJA"),
+    "PEMBERHENTIAN": ("SK_PANGKAT_TERAKHIR", "AKTA_NIKAH_KK", "DAFTAR_RIWAYAT_HIDUP"),
+    "PENGANGKATAN": ("SK_JABATAN_TERAKHIR", "IJAZAH_TERAKHIR", "SURAT_PERNYATAAN_HUKDIS"),
 }
-DOC_PENGANTAR = ("SURAT_PENGANTAR", "876")
-REF_SK = "882"  # Keputusan Presiden (Salinan)
-REF_PERTEK = "883"
-REF_RALAT_PERTEK = "884"
+DOC_KINDS: dict[str, list[tuple[str, str]]] = {
+    jenis: [(kind, refdata.ref_dokumen_id(kind)) for kind in kinds]
+    for jenis, kinds in _KINDS_BY_JENIS.items()
+}
+DOC_PENGANTAR = ("SURAT_PENGANTAR", refdata.ref_dokumen_id("SURAT_PENGANTAR"))
+REF_SK = refdata.ref_dokumen_id("SALINAN_KEPPRES")  # Keputusan Presiden (Salinan)
+REF_PERTEK = refdata.ref_dokumen_id("PERTEK")
+REF_RALAT_PERTEK = refdata.ref_dokumen_id("RALAT_PERTEK")
 
 # Out-of-scope reasons (the hub's scope check must find these).
 OOS_KATEGORI = "KATEGORI_DI_LUAR_PKS"

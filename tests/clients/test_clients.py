@@ -203,3 +203,86 @@ def test_siapp_checksum_mismatch_that_persists_raises() -> None:
             assert body == b"%PDF-1.4 corrupt" and announced == "0" * 64
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------ auth as operated
+SSO_PATH = "/auth/realms/public-siasn/protocol/openid-connect/token"
+
+
+def test_sso_password_grant_uses_its_own_client_id_and_ref_unor_gets_both_tokens() -> None:
+    unor = [{"id": "A5EB03E2" * 4, "namaUnor": "Biro Umum", "diatasanId": None}]
+
+    def routes(app: web.Application, state: dict[str, Any]) -> None:
+        async def gateway(request: web.Request) -> web.Response:
+            return web.json_response({"access_token": "GW", "expires_in": 3600})
+
+        async def sso(request: web.Request) -> web.Response:
+            state["sso_form"] = dict(await request.post())
+            return web.json_response({"access_token": "SSO", "expires_in": 43200})
+
+        async def ref_unor(request: web.Request) -> web.Response:
+            rows = state.get("unor", unor)
+            body = {"code": 1, "count": len(rows), "data": rows, "message": "success"}
+            return web.json_response(body)
+
+        app.router.add_post("/oauth2/token", gateway)
+        app.router.add_post(SSO_PATH, sso)
+        app.router.add_get("/apisiasn/1.0/referensi/ref-unor", ref_unor)
+
+    async def main() -> None:
+        async with loopback(routes) as srv:
+            cfg = SiasnConfig(
+                base_url=srv.url,
+                client_id="gateway-consumer-key",
+                client_secret="s",
+                sso_client_id="siasn-sso-client",
+                sso_username="u",
+                sso_password="p",
+                rate_limit_rps=None,
+            )
+            async with SiasnClient.from_config(cfg) as c:
+                assert await c.get_ref_unor() == unor
+                srv.state["unor"] = []
+                with pytest.raises(ApiError, match="no UNOR rows"):
+                    await c.get_ref_unor()
+            hit = srv.rec.paths("/apisiasn/1.0/referensi/ref-unor")[0]
+            assert hit.headers["Authorization"] == "Bearer GW"
+            assert hit.headers["Auth"] == "bearer SSO"
+            assert srv.state["sso_form"]["client_id"] == "siasn-sso-client"
+
+    asyncio.run(main())
+
+
+def test_every_request_goes_through_the_configured_proxy() -> None:
+    """BKN admits whitelisted source IPs only: with ``proxy`` set, tokens and API calls all
+    leave through the proxy (here a loopback server answering as the proxied host)."""
+
+    def routes(app: web.Application, state: dict[str, Any]) -> None:
+        with_tokens(app)
+
+        async def utama(request: web.Request) -> web.Response:
+            return web.json_response({"code": 1, "data": {"nipBaru": request.match_info["nip"]}})
+
+        app.router.add_get("/apisiasn/1.0/pns/data-utama/{nip}", utama)
+
+    async def main() -> None:
+        async with loopback(routes) as proxy:
+            cfg = SiasnConfig(
+                base_url="http://siasn.invalid:8243",
+                client_id="c",
+                client_secret="s",
+                sso_client_id="kc",
+                sso_username="u",
+                sso_password="p",
+                proxy=proxy.url,
+                rate_limit_rps=None,
+                max_retries=0,
+            )
+            async with SiasnClient.from_config(cfg) as c:
+                assert await c.get_data(DATA_UTAMA, nip="1") == {"nipBaru": "1"}
+            hosts = {h.headers.get("Host") for h in proxy.rec.hits}
+            paths = {h.path for h in proxy.rec.hits}
+        assert hosts == {"siasn.invalid:8243"}
+        assert {"/oauth2/token", SSO_PATH, "/apisiasn/1.0/pns/data-utama/1"} <= paths
+
+    asyncio.run(main())

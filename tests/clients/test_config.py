@@ -87,3 +87,79 @@ def test_missing_host_or_login_is_rejected() -> None:
         SiappConfig.from_connection(FakeConn(host=None, login="c", password="s"))
     with pytest.raises(ValidationError, match="client_id"):
         SiappConfig.from_connection(FakeConn(host="h", login=None, password="s"))
+
+
+# ------------------------------------------------------------------------------ auth as operated
+def _siasn(**kw: Any) -> SiasnConfig:
+    base = {"client_id": "gateway-key", "client_secret": "client-secret-XYZ"}
+    return SiasnConfig(**{**base, **kw})
+
+
+def test_sso_client_id_is_required_for_the_password_grant_against_bkn() -> None:
+    with pytest.raises(ValidationError) as err:
+        _siasn(base_url="https://apimws.bkn.go.id:8243", sso_username="u", sso_password="pw-XYZ")
+    text = str(err.value)
+    assert "sso_client_id" in text
+    assert "apimws.bkn.go.id" in text and "pw-XYZ" not in text and "client-secret-XYZ" not in text
+    # the SSO host decides (an absolute sso_token_url elsewhere than base_url)
+    with pytest.raises(ValidationError, match="sso_client_id"):
+        _siasn(
+            base_url="http://127.0.0.1:8000",
+            sso_token_url="https://sso-siasn.bkn.go.id/auth/realms/public-siasn/protocol/"
+            "openid-connect/token",
+            sso_username="u",
+            sso_password="p",
+        )
+    ok = _siasn(
+        base_url="https://apimws.bkn.go.id:8243",
+        sso_client_id="siasn-sso-client",
+        sso_username="u",
+        sso_password="p",
+    )
+    assert ok.sso_client_id == "siasn-sso-client" != ok.client_id
+    # not needed: a pasted SSO token, or the local sandbox (loopback)
+    assert _siasn(base_url="https://apimws.bkn.go.id:8243", sso_token="t").sso_mode == "static"
+    for host in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        assert _siasn(base_url=host, sso_username="u", sso_password="p").sso_client_id is None
+
+
+def test_api_mode_and_export_dir(tmp_path: Path) -> None:
+    cfg = _siasn(base_url="http://127.0.0.1:1", sso_token="t")
+    assert (cfg.api_mode, cfg.export_dir) == ("pks", None)
+    cfg = SiasnConfig.from_connection(
+        FakeConn(
+            host="http://127.0.0.1:1",
+            login="c",
+            password="s",
+            extra={"sso_token": "t", "api_mode": " Public ", "export_dir": str(tmp_path)},
+        )
+    )
+    assert (cfg.api_mode, cfg.export_dir) == ("public", str(tmp_path))
+    with pytest.raises(ValidationError) as err:
+        _siasn(base_url="http://127.0.0.1:1", sso_token="t", api_mode="soap-XYZ")
+    assert "api_mode must be one of pks, public" in str(err.value)
+    assert "soap-XYZ" not in str(err.value)
+    with pytest.raises(ValidationError, match="absolute"):
+        _siasn(base_url="http://127.0.0.1:1", sso_token="t", export_dir="relative/dir")
+    with pytest.raises(ValidationError, match="set export_dir"):
+        _siasn(base_url="http://127.0.0.1:1", sso_token="t", api_mode="public")
+
+
+def test_proxy_setting_and_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    bkn = {"base_url": "https://apimws.bkn.go.id:8243", "sso_token": "t"}
+    assert _siasn(**bkn).client_kwargs()["proxy"] is None
+    explicit = _siasn(**bkn, proxy="http://egress.internal:3128")
+    assert explicit.client_kwargs()["proxy"] == "http://egress.internal:3128"
+    with pytest.raises(ValidationError, match="proxy"):
+        _siasn(**bkn, proxy="egress.internal")
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy.internal:8080")
+    assert _siasn(**bkn).client_kwargs()["proxy"] is None  # the environment only on request
+    from_env = _siasn(**bkn, proxy_from_env=True)
+    assert from_env.client_kwargs()["proxy"] == "http://env-proxy.internal:8080"
+    assert explicit.model_copy(update={"proxy_from_env": True}).client_kwargs()["proxy"] == (
+        "http://egress.internal:3128"
+    )
+    monkeypatch.setenv("NO_PROXY", ".bkn.go.id")
+    assert _siasn(**bkn, proxy_from_env=True).client_kwargs()["proxy"] is None

@@ -10,11 +10,14 @@ import asyncio
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from siapp_sandbox.siasn_public import write_export
 from siapp_sandbox.testing import RunningSandbox
 from siapp_siasn.clients.config import SiappConfig
 from siapp_siasn.clients.siapp import SiappClient
+from siapp_siasn.clients.siasn import SiasnClient
 from siapp_siasn.flows.asn_pull import PullParams, pull_asn, pull_referensi
 from siapp_siasn.flows.context import RunContext
 from siapp_siasn.flows.usulan_push import AfterPost, PushParams, push_outbox
@@ -55,6 +58,19 @@ class Hub:
     hour: float = 1.0
     runs: int = 0
     lineage: list[LineageRecord] = field(default_factory=list)
+    #: SIASN API mode: ``pks`` or ``public`` (NIP list from export files in ``export_dir``,
+    #: statuses from ``pns/kp-instansi-byId``)
+    mode: str = "pks"
+    export_dir: Path | None = None
+    exports: int = 0
+
+    def siasn(self) -> SiasnClient:
+        """A fresh SIASN client of the hub's mode."""
+        client = siasn_client(self.sb, **self.client)
+        if self.mode == "public":
+            assert self.export_dir is not None, "public mode needs export_dir"
+            client.api_mode, client.export_dir = "public", str(self.export_dir)
+        return client
 
     def now(self) -> dt.datetime:
         day = sandbox_today(self.sb)
@@ -76,11 +92,15 @@ class Hub:
     def load_mirror(self) -> None:
         """F2 + F1 into the store (the scope check reads the ASN mirror)."""
         ctx = self.ctx("pull")
-        asyncio.run(pull_referensi(siasn_client(self.sb), self.store, REFERENCE_TABLES, ctx))
+        asyncio.run(pull_referensi(self.siasn(), self.store, REFERENCE_TABLES, ctx))
         self.pull_mirror()
 
     def pull_mirror(self) -> None:
-        asyncio.run(pull_asn(siasn_client(self.sb), self.store, PullParams(), self.ctx("pull")))
+        if self.mode == "public":  # the operator drops today's Export Data ASN file
+            assert self.export_dir is not None
+            self.exports += 1
+            write_export(self.sb.truth("export-asn"), self.export_dir, stamp=self.exports)
+        asyncio.run(pull_asn(self.siasn(), self.store, PullParams(), self.ctx("pull")))
 
     def collect(self) -> LineageRecord:
         return self._keep(
@@ -91,11 +111,7 @@ class Hub:
 
     def status(self) -> LineageRecord:
         return self._keep(
-            asyncio.run(
-                status_back(
-                    siasn_client(self.sb, **self.client), self.store, self.ctx("status_back")
-                )
-            )
+            asyncio.run(status_back(self.siasn(), self.store, self.ctx("status_back")))
         )
 
     def push(self, target: str, after_post: AfterPost | None = None) -> LineageRecord:
@@ -103,7 +119,7 @@ class Hub:
         return self._keep(
             asyncio.run(
                 push_outbox(
-                    siasn_client(self.sb, **self.client),
+                    self.siasn(),
                     siapp_client(self.sb, **self.client),
                     self.store,
                     params,

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from siapp_siasn.flows import watermarks
+from siapp_siasn.flows.usulan_rules import DOKUMEN_SALINAN_KEPPRES
 from tests.flows._usulan import WORLD, Hub, per_version
-from tests.flows.conftest import StoreFactory
+from tests.flows.conftest import StoreFactory, route_count
+from tests.public_api.lists import check_public_lists
 
 pytestmark = pytest.mark.integration
 
@@ -33,17 +36,23 @@ def _last_status(entries: list[dict[str, Any]]) -> dict[str, str]:
     return last
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    ("backend", "mode"), [("sqlite", "pks"), ("postgres", "pks"), ("sqlite", "public")]
+)
 def test_weeks_of_traffic_reach_both_sides_exactly_once(
     backend: str,
+    mode: str,
     sandbox_factory: Any,
     store_factory: StoreFactory,
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
+    """In ``public`` mode the NIP list comes from export files and BKN's statuses from
+    ``pns/kp-instansi-byId``; the hub's deliveries (F5-F8) still use the PKS POSTs."""
     caplog.set_level(logging.INFO)
     sb = sandbox_factory(**WORLD)
     store = store_factory(backend)
-    hub = Hub(sb, store)
+    hub = Hub(sb, store, mode=mode, export_dir=tmp_path / "exports")
 
     # usulan arriving before the ASN mirror exists wait (never refused for want of a mirror)
     hub.collect()
@@ -164,6 +173,24 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
         assert row["setneg_verified_at"] and row["keppres_at"] and row["keppres_applied_at"]
     for u in oos:
         assert store.usulan.get(u["id"])["status"] == "ditolak_hub"
+
+    # ---- ref-dokumen: the Keppres copy went under the id the live table gives its name -----
+    salinan = store.referensi.id_by_name("ref-dokumen", DOKUMEN_SALINAN_KEPPRES)
+    assert salinan is not None
+    assert {e["payload"]["dokumen"]["id_ref_dokumen"] for e in sb.received("siapp.keppres")} == {
+        salinan
+    }
+
+    # ---- the mode's sources: public mode never called a PKS list ----------------------------
+    stats_now = sb.stats()
+    pks_lists = ("GET /apisiasn/1.0/siapp/asn", "GET /apisiasn/1.0/siapp/status-usulan")
+    by_id = route_count(stats_now, "GET /apisiasn/1.0/pns/kp-instansi-byId")
+    if mode == "public":
+        assert [route_count(stats_now, r) for r in pks_lists] == [0, 0]
+        assert by_id > 0
+        check_public_lists(hub)
+    else:
+        assert all(route_count(stats_now, r) > 0 for r in pks_lists) and by_id == 0
 
     # ---- lineage and logs carry no personal data --------------------------------------------
     assert {r.flow for r in hub.lineage} == {"F5-F8", "F3-F4"}

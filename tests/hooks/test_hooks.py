@@ -23,8 +23,11 @@ CONN = {
     "extra": {
         "gateway_token_url": "https://apimws.bkn.example:8243/oauth2/token",
         "sso_token_url": "https://sso.bkn.example/auth/realms/public-siasn/protocol/openid-connect/token",
+        "sso_client_id": "siasn-sso-client",
         "sso_username": "operator",
         "sso_password": "sso-password-XYZ",
+        "api_mode": "public",
+        "export_dir": "/var/lib/siapp/siasn-export",
         "verify": True,
         "timeout": 30,
         "concurrency": 32,
@@ -48,6 +51,9 @@ def test_connection_json_to_config_via_airflow(monkeypatch: pytest.MonkeyPatch) 
         "client-secret-XYZ",
     )
     assert cfg.sso_mode == "password" and cfg.sso_username == "operator"
+    # the SSO client is its own setting, not the gateway consumer key
+    assert cfg.sso_client_id == "siasn-sso-client" != cfg.client_id
+    assert (cfg.api_mode, cfg.export_dir) == ("public", "/var/lib/siapp/siasn-export")
     assert (
         cfg.sso_password is not None and cfg.sso_password.get_secret_value() == "sso-password-XYZ"
     )
@@ -114,6 +120,12 @@ def test_provider_info_and_ui_metadata_are_valid() -> None:
         assert entry["hook-name"] == hook.hook_name
     secret_fields = {n for n, f in conn_fields("siasn").items() if f["schema"].get("format")}
     assert secret_fields == {"sso_password", "sso_token"}
+    # auth as operated: the SSO client, the API mode, the export folder, the proxy
+    siasn_fields = conn_fields("siasn")
+    assert siasn_fields["sso_client_id"]["label"] == "SSO client id"
+    assert "not the gateway consumer key" in siasn_fields["sso_client_id"]["description"]
+    assert siasn_fields["api_mode"]["schema"]["default"] == "pks"
+    assert {"export_dir", "proxy", "proxy_from_env"} <= set(siasn_fields)
     # legacy wtforms widgets: built when the FAB UI packages exist, otherwise the ImportError
     # that Airflow's ProvidersManager expects (and tolerates)
     try:

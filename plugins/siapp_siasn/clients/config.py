@@ -9,7 +9,9 @@ Secrets are :class:`pydantic.SecretStr` and validation errors never echo input v
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -17,12 +19,30 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["ApiConfig", "SiappConfig", "SiasnConfig", "base_url_from_connection"]
+__all__ = [
+    "API_MODES",
+    "ApiConfig",
+    "SiappConfig",
+    "SiasnConfig",
+    "base_url_from_connection",
+]
 
 log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "yes", "on"}
+#: ``SiasnConfig.api_mode`` values: the PKS endpoints, or only what BKN publishes.
+API_MODES: tuple[str, ...] = ("pks", "public")
 _FALSE = {"false", "0", "no", "off"}
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (where the sandbox runs)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def base_url_from_connection(host: str | None, schema: str | None, port: int | None) -> str:
@@ -68,7 +88,15 @@ class ApiConfig(BaseModel):
     backoff_max_s: float = Field(30.0, ge=0, le=600)
     max_retry_after_s: float = Field(300.0, ge=0)
     token_skew_s: float = Field(60.0, ge=0, le=3600, description="refresh tokens this early")
-    proxy: str | None = Field(None, description="HTTP(S) proxy URL")
+    proxy: str | None = Field(
+        None,
+        description="HTTP(S) proxy URL for every request, tokens included (BKN admits only "
+        "whitelisted source IPs: route through the host whose IP is registered)",
+    )
+    proxy_from_env: bool = Field(
+        False,
+        description="without proxy: use HTTPS_PROXY/HTTP_PROXY (and NO_PROXY) of the environment",
+    )
 
     @field_validator("verify", mode="before")
     @classmethod
@@ -91,6 +119,28 @@ class ApiConfig(BaseModel):
             raise ValueError("base_url must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("proxy must be an http(s) URL")
+        return value.strip()
+
+    def effective_proxy(self) -> str | None:
+        """The proxy the client uses: ``proxy``, else (with ``proxy_from_env``) the
+        environment's proxy for ``base_url``'s scheme unless ``NO_PROXY`` exempts its host."""
+        if self.proxy or not self.proxy_from_env:
+            return self.proxy
+        parts = urlsplit(self.base_url)
+        env = urllib.request.getproxies_environment()
+        proxy = env.get(parts.scheme) or env.get("all")
+        if not proxy or urllib.request.proxy_bypass_environment(parts.hostname or ""):
+            return None
+        return proxy
+
     def resolve(self, url: str) -> str:
         """An absolute URL, or a path resolved against ``base_url``'s origin."""
         if "://" in url:
@@ -110,7 +160,7 @@ class ApiConfig(BaseModel):
             "backoff_base_s": self.backoff_base_s,
             "backoff_max_s": self.backoff_max_s,
             "max_retry_after_s": self.max_retry_after_s,
-            "proxy": self.proxy,
+            "proxy": self.effective_proxy(),
         }
 
     @classmethod
@@ -163,13 +213,55 @@ class SiasnConfig(ApiConfig):
         description="Keycloak token endpoint (absolute, or a path on base_url)",
     )
     sso_client_id: str | None = Field(
-        None, description="Keycloak client of the password grant (default: the gateway client id)"
+        None,
+        description="SSO (Keycloak) client_id of the password grant, issued by BKN with the "
+        "SSO account; not the gateway consumer key. Required unless the SSO host is the local "
+        "sandbox (there the gateway client id is used)",
     )
     sso_username: str | None = Field(None, description="SSO user (password grant)")
     sso_password: SecretStr | None = Field(None, description="SSO password (password grant)")
     sso_token: SecretStr | None = Field(
         None, description="static SSO token pasted by an operator (instead of user/password)"
     )
+    api_mode: Literal["pks", "public"] = Field(
+        "pks",
+        description="pks: the PKS endpoints /apisiasn/1.0/siapp/...; public: only endpoints BKN "
+        "publishes (NIP list from an Export Data ASN file in export_dir)",
+    )
+    export_dir: str | None = Field(
+        None,
+        description="folder where SIASN 'Export Data ASN' CSV files are dropped "
+        "(required in public mode)",
+    )
+
+    @field_validator("api_mode", mode="before")
+    @classmethod
+    def _api_mode(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value not in API_MODES:
+            raise ValueError(f"api_mode must be one of {', '.join(API_MODES)}")
+        return value
+
+    @field_validator("export_dir")
+    @classmethod
+    def _export_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # not checked for existence here: the connection is also validated on machines that
+        # do not mount the folder (UI "Test"); the reader says clearly when it is missing
+        path = Path(value.strip()).expanduser()
+        if not path.is_absolute():
+            raise ValueError("export_dir must be an absolute path")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _public_needs_export_dir(self) -> Self:
+        if self.api_mode == "public" and not self.export_dir:
+            raise ValueError(
+                "api_mode public reads the NIP list from an Export Data ASN file: set export_dir"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sso(self) -> Self:
@@ -179,7 +271,17 @@ class SiasnConfig(ApiConfig):
             raise ValueError(
                 "SIASN needs an SSO token: set sso_username + sso_password or sso_token"
             )
+        if not has_static and not self.sso_client_id and not _is_loopback(self.sso_host):
+            raise ValueError(
+                f"sso_client_id is required for the SSO password grant against {self.sso_host}: "
+                "it is the client_id BKN issued for SIASN SSO, not the gateway consumer key"
+            )
         return self
+
+    @property
+    def sso_host(self) -> str:
+        """Host name of the SSO token endpoint."""
+        return urlsplit(self.resolve(self.sso_token_url)).hostname or ""
 
     @property
     def sso_mode(self) -> Literal["static", "password"]:

@@ -27,6 +27,7 @@ DATA_ANAK = "/apisiasn/1.0/pns/data-anak/{nip}"
 DATA_ORTU = "/apisiasn/1.0/pns/data-ortu/{nip}"
 RW_GOLONGAN = "/apisiasn/1.0/pns/rw-golongan/{nip}"
 REFERENSI = "/referensi_siasn/1/{ref}/search"
+REF_UNOR = "/apisiasn/1.0/referensi/ref-unor"
 DOWNLOAD_DOK = "/apisiasn/1.0/download-dok"
 UPLOAD_DOK = "/apisiasn/1.0/upload-dok"
 UPLOAD_DOK_SK_KP = "/apisiasn/1.0/upload-dok-sk-kp"
@@ -273,6 +274,15 @@ class SiasnClient(ServiceClient):
         total = data.get("total")
         return rows, (int(total) if total not in (None, "") else None)
 
+    async def get_ref_unor(self) -> list[dict[str, Any]]:
+        """Every UNOR (``referensi.UnorResponse`` rows) from ``GET
+        /apisiasn/1.0/referensi/ref-unor``: one ``model.Result``, both tokens, no paging. An
+        answer without rows is an error (a full pull must never read it as "all units gone")."""
+        data = await self.get_data(REF_UNOR)
+        if not isinstance(data, list) or not data:
+            raise ApiError(502, REF_UNOR, "ref-unor: no UNOR rows in the answer")
+        return data
+
     def iter_referensi(self, ref: str, page_size: int = 500) -> AsyncIterator[dict[str, Any]]:
         """Rows of a reference table (``golongan``, ``agama``, ``instansi``, ...), gateway token
         only. An unknown table raises ``ApiError(404)``."""
@@ -422,3 +432,76 @@ class SiasnClient(ServiceClient):
             filename,
             {"id_usulan": id_usulan, "no_sk": no_sk, "tgl_sk": siasn_date(tgl_sk) or ""},
         )
+
+    # -- public-API mode (endpoints BKN publishes; no PKS) --------------------------------
+    #: ``pks`` (the ``/apisiasn/1.0/siapp/…`` endpoints) or ``public`` (published endpoints
+    #: only); set from the connection by :meth:`from_config`
+    api_mode: str = "pks"
+    #: folder of the "Export Data ASN" files (public mode's NIP list)
+    export_dir: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Any, *, on_token: Callable[[str], None] | None = None) -> Any:
+        """Client built from ``SiasnConfig``, carrying its ``api_mode`` and ``export_dir``."""
+        client = super().from_config(config, on_token=on_token)
+        client.api_mode = config.api_mode
+        client.export_dir = config.export_dir
+        return client
+
+    async def list_kp_instansi(
+        self, periode: date | str, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every KP usulan of the instansi for one KP period (``periode`` ``yyyy-mm-dd``, the
+        TMT of the period, e.g. ``2026-04-01``): ``GET pns/list-kp-instansi``, paged with
+        ``limit``/``offset``. Raw rows (see :mod:`siapp_siasn.models.layanan`)."""
+        text = periode.isoformat() if isinstance(periode, date) else periode
+        return [
+            row
+            async for row in self._iter_offset(
+                LIST_KP_INSTANSI,
+                path=None,
+                query={"periode": text},
+                page_size=page_size,
+                rows_of=_public_rows,
+                key_of=lambda r: r.get("id") if isinstance(r, dict) else repr(r),
+                enveloped=True,
+            )
+        ]
+
+    async def kp_instansi_by_id(self, id_usulan: str) -> dict[str, Any] | None:
+        """One usulan by BKN's id (``GET pns/kp-instansi-byId?IdUsulan=``); ``None`` if
+        SIASN has none. A list answer yields its first row."""
+        data = await self.get_data(KP_INSTANSI_BY_ID, query={"IdUsulan": id_usulan})
+        if isinstance(data, list):
+            return data[0] if data and isinstance(data[0], dict) else None
+        return data if isinstance(data, dict) else None
+
+    async def list_pensiun_instansi(
+        self, tgl_awal: date | str, tgl_akhir: date | str
+    ) -> list[dict[str, Any]]:
+        """Pemberhentian usulan with a pertek dated ``tgl_awal..tgl_akhir`` (``dd-mm-yyyy``):
+        ``GET pns/list-pensiun-instansi``. Not paged by SIASN: one answer."""
+        data = await self.get_data(
+            LIST_PENSIUN_INSTANSI,
+            query={"tglAwal": siasn_date(tgl_awal), "tglAkhir": siasn_date(tgl_akhir)},
+        )
+        rows, _ = _public_rows(data) if data is not None else ([], None)
+        return [r for r in rows if isinstance(r, dict)]
+
+
+LIST_KP_INSTANSI = "/apisiasn/1.0/pns/list-kp-instansi"
+KP_INSTANSI_BY_ID = "/apisiasn/1.0/pns/kp-instansi-byId"
+LIST_PENSIUN_INSTANSI = "/apisiasn/1.0/pns/list-pensiun-instansi"
+
+
+def _public_rows(data: Any) -> tuple[list[Any], int | None]:
+    """Rows of a published list: ``data`` is the list itself, or ``{"data": [...]}`` /
+    ``{"list": [...], "total"}`` as some gateways wrap it; ``count`` is not trusted."""
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, dict):
+        for key in ("data", "list"):
+            if isinstance(data.get(key), list):
+                total = data.get("total")
+                return data[key], (int(total) if str(total or "").isdigit() else None)
+    raise TypeError("not a list")

@@ -16,18 +16,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from siapp_siasn.clients.errors import ApiError
-from siapp_siasn.flows import watermarks
+from siapp_siasn.flows import asn_sources, watermarks
 from siapp_siasn.flows.asn_records import (
     EmployeeRecord,
     build_employee,
+    merge_unknown_fields,
     parse_enumeration_row,
-    referensi_rows,
 )
 from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.referensi import pull_referensi as pull_referensi
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.nip import NipError, is_valid_nip, normalize_nip
 from siapp_siasn.store import AsnRow, QuarantineItem, Store
-from siapp_siasn.utils import sha256_json
 
 log = logging.getLogger(__name__)
 
@@ -104,40 +104,8 @@ class QualityGate:
 
 
 # ---------------------------------------------------------------------------------------------
-# F2: reference data
+# F2: reference data lives in siapp_siasn.flows.referensi (pull_referensi re-exported above)
 # ---------------------------------------------------------------------------------------------
-async def pull_referensi(
-    client: Any, store: Store, refs: Sequence[str], run: RunContext, page_size: int = 500
-) -> LineageRecord:
-    """Pull every reference table; rows a full pull no longer lists become inactive."""
-    with run.lineage_scope(
-        "F2",
-        source=Endpoint(system="siasn", endpoint="/referensi_siasn/1/{ref}/search"),
-        target=Endpoint(system="hub-store", endpoint="referensi"),
-        extra={"refs": list(refs)},
-    ) as record:
-        digest = ContentDigest()
-        async with client:
-            for ref in refs:
-                raw_rows = [row async for row in client.iter_referensi(ref, page_size=page_size)]
-                rows, bad = referensi_rows(ref, raw_rows)
-                # pages are read one after the other: no request is in flight during the write
-                with store.transaction() as conn:
-                    counts = store.referensi.upsert(ref, rows, full=True, conn=conn)
-                    store.quarantine.add(bad, run_id=run.run_id, conn=conn)
-                for row in rows:
-                    digest.add(f"{ref}:{row['id']}", sha256_json(row["payload"]))
-                record.counts.add(
-                    read=len(raw_rows),
-                    valid=len(rows),
-                    inserted=counts.inserted,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged,
-                    quarantined=len(bad),
-                )
-            record.requests = client.metrics()
-        record.content_digest = digest.hexdigest()
-    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +134,7 @@ async def enumerate_targets(
     listed: dict[str, Target] = {}
     bad: list[QuarantineItem] = []
     unidentified = 0
-    async for raw in client.iter_asn(since):
+    async for raw in asn_sources.source_for(client, store).rows(since):
         row, reason = parse_enumeration_row(raw)
         if row is None:
             key = str(raw.get("nipBaru", "")) if isinstance(raw, dict) else ""
@@ -280,10 +248,7 @@ class _AsnBatchWriter:
                 )
                 if result.departure_reason:
                     leaving.setdefault(result.departure_reason, []).append(result.row.nip)
-                if result.unknown_fields:
-                    record.extra["unknown_fields"] = sorted(
-                        set(record.extra.get("unknown_fields", [])) | set(result.unknown_fields)
-                    )
+                merge_unknown_fields(record.extra, result)
         departing = {nip for nips in leaving.values() for nip in nips}
         settled = _already_departed(store, (r for r in rows if r.nip in departing))
         if settled:

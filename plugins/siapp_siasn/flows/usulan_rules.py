@@ -89,8 +89,36 @@ RESOURCE_FLOW: dict[str, str] = {
     "pic": FLOW_PIC,
 }
 
-#: ref-dokumen id of a Salinan Keppres (SIAPP NV sends none with the Keppres copy)
-REF_SALINAN_KEPPRES = "882"
+#: ``document`` name of the ref-dokumen row a Keppres copy is uploaded under (SIAPP NV sends
+#: no id with it). The id is read from the live ref-dokumen table by this name, never
+#: hard-coded: SIASN's ids are its own (882, once used here, is "Dok SK Hukuman Disiplin").
+DOKUMEN_SALINAN_KEPPRES = "Keputusan Presiden (Salinan)"
+
+
+class RefDokumenError(FlowConfigError):
+    """The ref-dokumen table lacks (or holds twice) a document the flows need."""
+
+
+def ref_dokumen_id(store: Any, document: str) -> str:
+    """The id of the one active ref-dokumen row named ``document`` in the store (pulled by F2).
+
+    Raises :class:`RefDokumenError` naming the document when there is none or several, so that
+    the run stops before anything is sent under a wrong id.
+    """
+    try:
+        found = store.referensi.id_by_name("ref-dokumen", document)
+    except LookupError:
+        raise RefDokumenError(
+            f"ref-dokumen: several active rows are named {document!r}; cannot pick one"
+        ) from None
+    if found is None:
+        raise RefDokumenError(
+            f"ref-dokumen: no active row named {document!r}; pull the reference tables (F2) "
+            "or ask BKN under which document SIASN files it"
+        )
+    return str(found)
+
+
 #: stands in for the SIASN document reference while a body is validated before the upload
 _PLACEHOLDER_DOK = {"dok_id": "0" * 32, "dok_uri": "pending/placeholder.pdf"}
 
@@ -258,11 +286,12 @@ def verifikasi_payload(v: SiappVerifikasi) -> dict[str, Any]:
     return {"usulan_id": v.usulan_id, "version": v.version, "body": body}
 
 
-def keppres_payload(k: SiappKeppres) -> dict[str, Any]:
-    """Outbox payload of a Keppres (F7): body without the SIASN copy reference, and the copy."""
+def keppres_payload(k: SiappKeppres, ref_salinan_keppres: str) -> dict[str, Any]:
+    """Outbox payload of a Keppres (F7): body without the SIASN copy reference, and the copy
+    (filed under ``ref_salinan_keppres``, read by :func:`ref_dokumen_id`)."""
     if k.dokumen is None:
         raise PayloadError("SiappKeppres: dokumen: missing")
-    doc = _doc_meta(k.dokumen, REF_SALINAN_KEPPRES)
+    doc = _doc_meta(k.dokumen, ref_salinan_keppres)
     body = _body(
         KeppresBody,
         {

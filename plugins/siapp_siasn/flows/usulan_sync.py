@@ -20,9 +20,11 @@ from typing import Any
 
 from siapp_siasn.clients.siapp import iso_utc
 from siapp_siasn.flows import watermarks
+from siapp_siasn.flows.asn_sources import api_mode_of
 from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import (
     ALASAN,
+    DOKUMEN_SALINAN_KEPPRES,
     FLOW_PENOLAKAN,
     FLOW_STATUS,
     PAYLOAD_TIDAK_VALID,
@@ -35,6 +37,7 @@ from siapp_siasn.flows.usulan_rules import (
     penolakan_payload,
     pertek_payloads,
     pic_payload,
+    ref_dokumen_id,
     scope_reason,
     status_payload,
     usulan_payload,
@@ -43,6 +46,7 @@ from siapp_siasn.flows.usulan_rules import (
 )
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
+from siapp_siasn.models.layanan import KpInstansiRow
 from siapp_siasn.models.pks import StatusUsulanRow
 from siapp_siasn.models.siapp import SiappKeppres, SiappPic, SiappUsulan, SiappVerifikasi
 from siapp_siasn.store import OutboxItem, QuarantineItem, Store
@@ -64,7 +68,6 @@ _MODELS: dict[str, type[Any]] = {
 #: how each follow-up resource becomes an outbox payload
 _FOLLOW_UPS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "verifikasi": verifikasi_payload,
-    "keppres": keppres_payload,
     "pic": pic_payload,
 }
 
@@ -162,6 +165,17 @@ class _Collector:
         self.store = store
         self.reasons: dict[str, int] = {}
         self._asn: dict[str, dict[str, Any] | None] = {}
+        self._ref_salinan: str | None = None
+
+    def keppres_payload(self, k: SiappKeppres) -> dict[str, Any]:
+        """F7 payload; the Keppres copy's ref-dokumen id is read once from the store's table."""
+        if self._ref_salinan is None:
+            self._ref_salinan = ref_dokumen_id(self.store, DOKUMEN_SALINAN_KEPPRES)
+        return keppres_payload(k, self._ref_salinan)
+
+    def build(self, resource: str) -> Callable[[Any], dict[str, Any]]:
+        """How a follow-up of ``resource`` becomes an outbox payload."""
+        return self.keppres_payload if resource == "keppres" else _FOLLOW_UPS[resource]
 
     def asn_row(self, nip: str) -> dict[str, Any] | None:
         if nip not in self._asn:
@@ -214,7 +228,7 @@ class _Collector:
             if resource == "usulan":
                 self.usulan(work, model, raw, res)
             else:
-                self.follow_up(work, resource, model, raw, res, _FOLLOW_UPS[resource])
+                self.follow_up(work, resource, model, raw, res, self.build(resource))
         return work, newest
 
     def usulan(self, work: _Work, u: SiappUsulan, raw: dict[str, Any], res: CollectResult) -> None:
@@ -429,20 +443,100 @@ def _status_lifecycle(
     return {k: v for k, v in fields.items() if v is not None}, stamps
 
 
+PKS_STATUS = "/apisiasn/1.0/siapp/status-usulan"
+KP_BY_ID = "/apisiasn/1.0/pns/kp-instansi-byId"
+#: BKN statuses after which SIASN changes nothing more (public mode stops asking)
+SETTLED_BKN = frozenset({"12", "32"})
+_HASIL_OF = {"11": "BTS", "12": "TMS", "13": "MS", "22": "MS", "23": "MS", "32": "MS"}
+
+
+def _dmy(value: date | None) -> str | None:
+    return value.strftime("%d-%m-%Y") if value is not None else None
+
+
+def public_status_row(raw: Any, held: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``kp-instansi-byId`` row as a status-usulan row of the usulan the hub ``held``.
+
+    The public row names no SIAPP id, version or verification result: the id comes from the
+    lifecycle row that holds BKN's id (from the POST answer), the version is the one the hub
+    last handled, the result follows from the status. After a ralat (23) the row's pertek
+    fields describe the ralat; the original pertek number stays the one the hub stored.
+    """
+    base = {"id_usulan_siapp": held["usulan_id"]}
+    row, _error = validate_payload(KpInstansiRow, raw)
+    if row is None:
+        return {**(raw if isinstance(raw, Mapping) else {}), **base}
+    code = row.status_usulan
+    out: dict[str, Any] = {
+        **base,
+        "id": row.id,
+        "nipBaru": row.nip_baru or held.get("nip"),
+        "jenis_usulan": held.get("jenis"),
+        "versi": held.get("version"),
+        "statusUsulan": code,
+        "statusUsulanNama": row.status_usulan_nama,
+        "hasil_verifikasi": _HASIL_OF.get(code),
+        "alasan": row.alasan_tolak_tambahan or None,
+    }
+    if code == "23":
+        held_tgl = held.get("tgl_pertek")
+        out |= {
+            "no_pertek": held.get("no_pertek"),
+            "tgl_pertek": _dmy(held_tgl) if isinstance(held_tgl, date) else None,
+            "no_ralat_pertek": row.no_pertek,
+            "tgl_ralat_pertek": _dmy(row.tgl_pertek),
+            "path_ralat_pertek": row.path_ttd_pertek,
+        }
+    else:
+        out |= {
+            "no_pertek": row.no_pertek,
+            "tgl_pertek": _dmy(row.tgl_pertek),
+            "path_ttd_pertek": row.path_ttd_pertek,
+        }
+    return out
+
+
+async def public_status_rows(siasn: Any, store: Store) -> list[dict[str, Any]]:
+    """Public mode: the status of every usulan SIASN took (BKN's id known) and not settled,
+    one ``kp-instansi-byId`` each, as status-usulan rows (:func:`public_status_row`)."""
+    import asyncio
+
+    held = [
+        r
+        for r in store.usulan.list()
+        if r.get("bkn_usulan_id") and str(r.get("status_bkn") or "") not in SETTLED_BKN
+    ]
+    answers = await asyncio.gather(
+        *(siasn.kp_instansi_by_id(str(r["bkn_usulan_id"])) for r in held)
+    )
+    return [public_status_row(a, r) for r, a in zip(held, answers, strict=True) if a is not None]
+
+
 async def status_back(
     siasn: Any, store: Store, run: RunContext, *, page_size: int = 500
 ) -> LineageRecord:
-    """BKN statuses, pertek and ralat pertek changed since the watermark → lifecycle + outbox."""
-    source = Endpoint(system="siasn", endpoint="/apisiasn/1.0/siapp/status-usulan")
+    """BKN statuses, pertek and ralat pertek changed since the watermark → lifecycle + outbox.
+
+    The source follows the client's ``api_mode``: the PKS ``siapp/status-usulan`` list, or, in
+    public mode, ``pns/kp-instansi-byId`` for every open usulan (:func:`public_status_rows`).
+    """
+    public = api_mode_of(siasn) == "public"
+    source = Endpoint(system="siasn", endpoint=KP_BY_ID if public else PKS_STATUS)
     target = Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle")
     with _outbox_lineage(run, "F3-F4", source, target) as (record, digest):
         since_text = store.state.get_watermark(watermarks.SIASN_STATUS)
         since = date.fromisoformat(since_text) if since_text else None
-        record.window = {"from": since_text}
+        record.window = {"from": since_text, "api_mode": "public" if public else "pks"}
         async with siasn:
-            raw_rows = [
-                r async for r in siasn.iter_status_usulan(updated_since=since, page_size=page_size)
-            ]
+            if public:
+                raw_rows = await public_status_rows(siasn, store)
+            else:
+                raw_rows = [
+                    r
+                    async for r in siasn.iter_status_usulan(
+                        updated_since=since, page_size=page_size
+                    )
+                ]
             record.requests = siasn.metrics()
         work = _Work()
         newest = since

@@ -17,8 +17,12 @@ class SiasnHook(ApiHookBase["SiasnClient", "SiasnConfig"]):
     """SIASN connection: gateway client credentials in login/password, SSO and tuning in extra.
 
     ``AIRFLOW_CONN_SIASN_API='{"conn_type": "siasn", "host": "https://...", "login":
-    "<client_id>", "password": "<client_secret>", "extra": {"sso_username": "...",
-    "sso_password": "...", "rate_limit_rps": 500}}'`` (see :class:`SiasnConfig` for every key).
+    "<gateway consumer key>", "password": "<consumer secret>", "extra": {"sso_client_id":
+    "<SSO client id>", "sso_username": "...", "sso_password": "...", "api_mode": "pks",
+    "proxy": "http://<whitelisted egress>:3128", "rate_limit_rps": 500}}'`` (see
+    :class:`SiasnConfig` for every key). The SSO ``client_id`` is its own setting, required for
+    the password grant against BKN; ``api_mode`` ``public`` uses only endpoints BKN publishes
+    (with ``export_dir``); BKN admits whitelisted source IPs only, hence ``proxy``.
 
     :param siasn_conn_id: the connection id (default ``siasn_api``).
     :param overrides: config fields that win over the connection (e.g. ``concurrency=8``).
