@@ -67,6 +67,14 @@ policy with `backoff_base_s` > `backoff_max_s`) fails the task without retries. 
 returns a lineage record (XCom), stores it and attaches it to its Asset event; no personal data
 is logged or put in XCom.
 
+**Public-API mode** (SIASN connection extra `api_mode: public`, when the PKS endpoints under
+`/apisiasn/1.0/siapp/` do not exist): nothing is POSTed to them. Usulan are entered in SIASN by
+the agency; `push_siasn` links each one by NIP in SIASN's published `list-kp-instansi` /
+`list-pensiun-instansi` and keeps waiting ones pending (lifecycle `menunggu_entri_siasn`, lineage
+`awaiting_entry`); Setneg verifications and PIC changes are held in the outbox (reason `no
+published endpoint in public mode`) until the connection is switched back to `pks`; the Keppres
+copy goes through `upload-dok-sk-kp`; `status_back` reads `kp-instansi-byId`.
+
 **Lifecycle stamps** (table `usulan_lifecycle`, the first time wins): `submitted_at` = SIAPP
 NV's `created_at`; `setneg_verified_at` = the verification's `verified_at`; `keppres_at` = the
 Keppres record's `updated_at`; `sent_at` / `keppres_sent_at` = when SIASN accepted the POST;

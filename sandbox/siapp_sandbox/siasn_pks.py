@@ -255,7 +255,12 @@ async def upload_dok(request: Request) -> Response:
         data, name, values = await _form_file(request, ("id_ref_dokumen",))
         if values["id_ref_dokumen"] not in refdata.REF_DOKUMEN:
             raise _bad("id_ref_dokumen tidak dikenal")
-        doc = _world(request).siasn_upload(data, values["id_ref_dokumen"], name)
+        # Document-fault hook (doc_faults.py, the reconciliation's repair): re-uploading the
+        # original bytes of a copy a fault lost or damaged restores that copy (same dok_id/uri).
+        from .doc_faults import restore_upload
+
+        doc = restore_upload(get_state(request), data, values["id_ref_dokumen"])
+        doc = doc or _world(request).siasn_upload(data, values["id_ref_dokumen"], name)
     except (_SiasnError, UsulanError) as exc:
         return _error(exc)
     await record_received(
@@ -275,7 +280,8 @@ async def upload_dok_sk_kp(request: Request) -> Response:
                 raise ValueError
         except ValueError as exc:
             raise _bad("tgl_sk harus dd-mm-yyyy") from exc
-        doc = _world(request).siasn_upload(data, REF_SK, name, sk_for=values["id_usulan"])
+        sk = {"no_sk": values["no_sk"], "tgl_sk": values["tgl_sk"]}
+        doc = _world(request).siasn_upload(data, REF_SK, name, sk_for=values["id_usulan"], sk=sk)
     except (_SiasnError, UsulanError) as exc:
         return _error(exc)
     await record_received(

@@ -20,6 +20,12 @@ pertek (status 23) the row's ``no_pertek`` / ``tgl_pertek`` / ``path_ttd_pertek`
 ralat (the list shows the pertek in force; the public API has no separate ralat fields).
 Documents stay on ``download-dok`` / ``upload-dok`` / ``upload-dok-sk-kp`` (:mod:`.siasn_pks`).
 
+Agency entry: BKN publishes no endpoint to submit an usulan, so in public mode the agency enters
+it in SIASN itself. ``GET|PUT /_sandbox/agency-entry`` ``{"agency_entry_days": N | null}``
+(default null: off) makes the usulan world enter every usulan version N days after SIAPP NV
+created it (:attr:`.usulan.UsulanWorld.agency_entry_days`), with the lifecycle an F5 POST starts;
+the hub then finds it in the lists above. Invalid → 422 naming the field.
+
 The export: ``/_sandbox/truth/export-asn`` gives the world's "Export Data ASN" of today (active
 employees, every golongan) as ``{"columns": [...], "rows": [[...]]}``; :func:`write_export`
 renders it as the CSV SIASN's web application downloads, for tests and for
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -42,7 +49,7 @@ from . import refdata
 from .common import SandboxState, error_response, get_state, json_response, not_found
 from .usulan import STATUS_NAMA, SiasnDoc, SiasnUsulan, UsulanWorld, attach, day_date, dmy
 
-__all__ = ["EXPORT_COLUMNS", "export_rows", "install", "router", "write_export"]
+__all__ = ["EXPORT_COLUMNS", "control", "export_rows", "install", "router", "write_export"]
 
 PREFIX = "/apisiasn/1.0"
 MAX_LIMIT = 500
@@ -60,6 +67,9 @@ _KEDUDUKAN_NAMA = {1: "Aktif", 66: "Diberhentikan", 77: "Meninggal", 99: "Pensiu
 _JENIS_KP = {"KP": "Reguler", "PEMBERHENTIAN": "Pensiun", "PENGANGKATAN": "Pengangkatan"}
 
 router = APIRouter(prefix=PREFIX, tags=["public"])
+#: sandbox controls of the public mode (no auth, never faulted, like every ``/_sandbox`` route)
+control = APIRouter(prefix="/_sandbox", tags=["sandbox"])
+MAX_AGENCY_ENTRY_DAYS = 365
 
 
 def _result(data: Any, count: int) -> Response:
@@ -239,6 +249,38 @@ async def list_pensiun_instansi(request: Request) -> Response:
     return _result(rows, len(rows))
 
 
+def _agency_entry(w: UsulanWorld) -> Response:
+    return json_response({"agency_entry_days": w.agency_entry_days})
+
+
+@control.get("/agency-entry", summary="Days after which the agency enters an usulan in SIASN")
+async def get_agency_entry(request: Request) -> Response:
+    return _agency_entry(_world(request))
+
+
+@control.put("/agency-entry", summary="Set (or, with null, turn off) the agency's entry")
+async def put_agency_entry(request: Request) -> Response:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return error_response(422, "Invalid", "(body): not valid JSON")
+    if not isinstance(body, dict) or set(body) - {"agency_entry_days"}:
+        return error_response(422, "Invalid", "(body): only agency_entry_days is known")
+    days = body.get("agency_entry_days")
+    if days is not None and (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not 0 <= days <= MAX_AGENCY_ENTRY_DAYS
+    ):
+        return error_response(
+            422, "Invalid", f"agency_entry_days: null or 0..{MAX_AGENCY_ENTRY_DAYS}"
+        )
+    w = _world(request)
+    with w.lock:
+        w.agency_entry_days = days
+    return _agency_entry(w)
+
+
 # --------------------------------------------------------------------------- export file
 
 
@@ -292,3 +334,4 @@ def install(app: FastAPI, state: SandboxState) -> None:
     attach(state)
     state.register_truth("export-asn", lambda _q: export_rows(state))
     app.include_router(router)
+    app.include_router(control)

@@ -24,6 +24,14 @@ Lifecycle (days are simulated days; ``D`` is the day an event was received):
   promoted through the employee directory (PEMBERHENTIAN: kedudukan becomes 99 Pensiun;
   PENGANGKATAN: the jabatan becomes JF Ahli Utama).
 
+Agency entry (public-API mode, :attr:`UsulanWorld.agency_entry_days`, off by default): BKN
+publishes no endpoint to submit an usulan, so the agency enters it in SIASN itself. With the
+knob set to N, every usulan version SIAPP NV created on day C is entered on C+N (unless the hub
+refused the usulan) with its documents attached, and starts the same lifecycle as an F5 POST
+(status 1, verification the next day): the ground truth is the same in both modes. The SK
+copy of such an usulan arriving through ``upload-dok-sk-kp`` (with ``no_sk``/``tgl_sk``) while
+it is at 22/23 has the effect of an F7 POST (status 32 and the employee's change).
+
 Public API: :class:`UsulanWorld` (``sync(day)``; SIASN side ``siasn_upload``,
 ``siasn_receive_usulan|verifikasi|keppres|pic``, ``siasn_status_rows``, ``siasn_documents``,
 ``siasn_file``; SIAPP NV side ``siapp_list``, ``siapp_document``, ``siapp_receive_status|pertek|
@@ -351,6 +359,7 @@ class SiasnUsulan:
     sk_docs: list[SiasnDoc] = field(default_factory=list)
     keppres: dict[str, Any] | None = None
     verifikasi_setneg: list[dict[str, Any]] = field(default_factory=list)
+    entered_by_agency: bool = False  # entered in SIASN by the agency (public-API mode)
 
 
 @dataclass
@@ -472,6 +481,9 @@ class UsulanWorld:
         self._pic_active: list[str] = []
         self._keppres_seq = 0
         self._lock = threading.RLock()
+        #: public-API mode: days after its creation an usulan version is entered in SIASN by
+        #: the agency (None: never; the hub's F5 POST delivers it)
+        self.agency_entry_days: int | None = None
 
     # ------------------------------------------------------------------ clock
 
@@ -491,6 +503,7 @@ class UsulanWorld:
             getattr(self, f"_do_{kind}")(d, self.usulan[uid], arg)
         self._generate_usulan(d)
         self._generate_pic(d)
+        self._agency_entries(d)
 
     def _schedule(self, day: int, kind: str, uid: str, arg: int = 0) -> None:
         self._agenda.setdefault(day, []).append((kind, uid, arg))
@@ -745,12 +758,65 @@ class UsulanWorld:
         self._touch(u, d, "keppres")
         u.stage("KEPPRES_ISSUED", d)
 
+    # ------------------------------------------------------------------ agency entry (public)
+
+    def _agency_entries(self, d: int) -> None:
+        n = self.agency_entry_days
+        if n is None:
+            return
+        for u in sorted(self.usulan.values(), key=lambda x: x.id):
+            v = u.current
+            if v.created_day + n > d or u.penolakan or u.status != "DIAJUKAN":
+                continue
+            s = u.siasn
+            if s is not None and (v.version in s.received or s.status == "32"):
+                continue
+            self._agency_enter(d, u, v)
+
+    def _agency_enter(self, d: int, u: Usulan, v: Version) -> None:
+        """The agency enters version ``v`` of ``u`` in SIASN, attaching its documents."""
+        dok_ids = []
+        for doc in v.dokumen:
+            dok_id = _uuid(self.seed, "agency-dok", doc.id)
+            if dok_id not in self.siasn_docs:
+                held = SiasnDoc(
+                    dok_id,
+                    f"peremajaan/usulan/{dok_id}.pdf",
+                    doc.id_ref_dokumen,
+                    doc.sha256,
+                    doc.size,
+                    d,
+                    "UPLOAD",
+                    spec=doc.spec,
+                    nama=f"{doc.jenis}.pdf",
+                    id_usulan_siapp=u.id,
+                )
+                self._register_siasn_doc(held)
+            dok_ids.append(dok_id)
+        body = {
+            "nip": u.nip,
+            "jenis_usulan": u.jenis,
+            "golongan_baru_id": str(u.golongan_baru_id or ""),
+            "tmt": dmy(u.tmt),
+        }
+        s = self._accept_version(d, u, v.version, body, dok_ids, "agency")
+        s.entered_by_agency = True
+
     # ------------------------------------------------------------------ SIASN receives (F5–F8)
 
     def siasn_upload(
-        self, data: bytes, id_ref_dokumen: str, filename: str, *, sk_for: str | None = None
+        self,
+        data: bytes,
+        id_ref_dokumen: str,
+        filename: str,
+        *,
+        sk_for: str | None = None,
+        sk: dict[str, str] | None = None,
     ) -> SiasnDoc:
-        """Store an uploaded file (upload-dok / upload-dok-sk-kp) and return its record."""
+        """Store an uploaded file (upload-dok / upload-dok-sk-kp) and return its record.
+
+        ``sk`` (``no_sk``, ``tgl_sk`` of upload-dok-sk-kp): for an usulan the agency entered
+        (public-API mode) at status 22/23, the SK copy is the decree reaching SIASN."""
         with self._lock:
             u = self._usulan_for_siasn_ref(sk_for) if sk_for else None
             sha = sha256_hex(data)
@@ -777,6 +843,10 @@ class UsulanWorld:
                 doc.id_usulan_siapp = u.id
                 assert u.siasn is not None
                 u.siasn.sk_docs.append(doc)
+                s = u.siasn
+                if sk is not None and s.entered_by_agency and s.status in ("22", "23"):
+                    keppres = {"no_keppres": sk.get("no_sk", ""), "tgl_keppres": sk.get("tgl_sk")}
+                    self._decree(self.day, u, s, {**keppres, "via": "upload-dok-sk-kp"}, u.tmt)
             self.received.append(
                 (self.day, "siasn.upload", {"dok_id": dok_id, "sha256": sha, "sk_for": sk_for})
             )
@@ -819,41 +889,49 @@ class UsulanWorld:
             s = u.siasn
             if s is not None and versi < s.versi:
                 raise UsulanError("versi usulan lebih lama dari yang sudah diterima", 409)
-            d = self.day
-            if s is None:
-                s = SiasnUsulan(
-                    id=_guid(self.seed, "siasn", uid),
-                    id_usulan_siapp=uid,
-                    nip=str(body["nip"]),
-                    jenis_usulan=str(body["jenis_usulan"]),
-                    versi=versi,
-                    status="1",
-                    updated_day=d,
-                )
-                u.siasn = s
-                self.siasn_by_id[s.id] = s
-            self.received.append((d, "siasn.usulan", {"id": uid, "versi": versi}))
-            if versi in s.received:
-                return {"id": s.id, "status": "diterima"}
-            held_docs = []
-            for item in docs:
-                held = self.siasn_docs[str(item["dok_id"])]
-                held.id_usulan_siapp = uid
-                held_docs.append(held.dok_id)
-            s.received[versi] = {
-                "day": d,
-                "dok_ids": held_docs,
-                "body_sha256": sorted(self.siasn_docs[x].sha256 for x in held_docs),
-                "golongan_baru_id": str(body.get("golongan_baru_id") or ""),
-                "tmt": str(body.get("tmt") or ""),
-            }
-            if s.status == "32":
-                return {"id": s.id, "status": "diterima"}
-            s.versi, s.status, s.updated_day = versi, "1", d
-            s.hasil = s.alasan = ""
-            u.stage(f"DELIVERED_V{versi}", d)
-            self._schedule(d + 1, "bkn_verify", uid, versi)
+            dok_ids = [str(item["dok_id"]) for item in docs]
+            s = self._accept_version(self.day, u, versi, body, dok_ids, "hub")
             return {"id": s.id, "status": "diterima"}
+
+    def _accept_version(
+        self, d: int, u: Usulan, versi: int, body: dict[str, Any], dok_ids: list[str], via: str
+    ) -> SiasnUsulan:
+        """SIASN takes version ``versi`` of ``u`` (from the hub's F5 POST, ``via="hub"``, or the
+        agency's entry, ``via="agency"``): status 1 today, verification tomorrow."""
+        uid = u.id
+        s = u.siasn
+        if s is None:
+            s = SiasnUsulan(
+                id=_guid(self.seed, "siasn", uid),
+                id_usulan_siapp=uid,
+                nip=str(body["nip"]),
+                jenis_usulan=str(body["jenis_usulan"]),
+                versi=versi,
+                status="1",
+                updated_day=d,
+            )
+            u.siasn = s
+            self.siasn_by_id[s.id] = s
+        kind = "siasn.usulan" if via == "hub" else "siasn.agency-entry"
+        self.received.append((d, kind, {"id": uid, "versi": versi}))
+        if versi in s.received:
+            return s
+        for dok_id in dok_ids:
+            self.siasn_docs[dok_id].id_usulan_siapp = uid
+        s.received[versi] = {
+            "day": d,
+            "dok_ids": list(dok_ids),
+            "body_sha256": sorted(self.siasn_docs[x].sha256 for x in dok_ids),
+            "golongan_baru_id": str(body.get("golongan_baru_id") or ""),
+            "tmt": str(body.get("tmt") or ""),
+        }
+        if s.status == "32":
+            return s
+        s.versi, s.status, s.updated_day = versi, "1", d
+        s.hasil = s.alasan = ""
+        u.stage(f"{'DELIVERED' if via == 'hub' else 'ENTERED'}_V{versi}", d)
+        self._schedule(d + 1, "bkn_verify", uid, versi)
+        return s
 
     def siasn_receive_verifikasi(self, body: dict[str, Any]) -> dict[str, Any]:
         """F6: SIASN receives Setneg's verification result."""
@@ -899,23 +977,35 @@ class UsulanWorld:
             held.id_usulan_siapp = u.id
             if held not in s.sk_docs:
                 s.sk_docs.append(held)
-            s.keppres = {"day": d, **_plain(body)}
-            s.status, s.updated_day = "32", d
-            u.stage("KEPPRES_DELIVERED", d)
-            self._active_nips.discard(u.nip)
-            ref = str(body["no_keppres"])
-            if u.jenis == "KP" and u.golongan_baru_id:
-                sent = str(s.received.get(s.versi, {}).get("golongan_baru_id") or "")
-                gol = int(sent) if sent.isdigit() and GOL_MIN < int(sent) <= GOL_MAX else 0
-                self.employees.promote(u.nip, d, gol or u.golongan_baru_id, tmt, ref)
-                u.stage("GOLONGAN_PROMOTED", d)
-            elif u.jenis == "PEMBERHENTIAN":
-                self.employees.dismiss(u.nip, d, tmt, ref)
-                u.stage("DISMISSED", d)
-            elif u.jenis == "PENGANGKATAN":
-                self.employees.appoint(u.nip, d, u.kategori, tmt, ref)
-                u.stage("APPOINTED", d)
+            self._decree(d, u, s, _plain(body), tmt)
             return {"id": rid, "status": "diterima"}
+
+    def _decree(
+        self, d: int, u: Usulan, s: SiasnUsulan, keppres: dict[str, Any], tmt: date
+    ) -> None:
+        """The Keppres reached SIASN (F7 POST, or the SK upload of an agency-entered usulan):
+        status 32 today and its effect on the employee."""
+        s.keppres = {"day": d, **keppres}
+        s.status, s.updated_day = "32", d
+        u.stage("KEPPRES_DELIVERED", d)
+        self._active_nips.discard(u.nip)
+        ref = str(keppres["no_keppres"])
+        # fault knob keppres_withhold_rate / keppres_withhold (common.Faults; decided by
+        # World.withholds_keppres): SIASN accepts the decree but leaves the employee as is
+        withholds = getattr(getattr(self.employees, "world", None), "withholds_keppres", None)
+        if withholds is not None and withholds(u.id, u.jenis, d):
+            u.stage("KEPPRES_WITHHELD", d)
+        elif u.jenis == "KP" and u.golongan_baru_id:
+            sent = str(s.received.get(s.versi, {}).get("golongan_baru_id") or "")
+            gol = int(sent) if sent.isdigit() and GOL_MIN < int(sent) <= GOL_MAX else 0
+            self.employees.promote(u.nip, d, gol or u.golongan_baru_id, tmt, ref)
+            u.stage("GOLONGAN_PROMOTED", d)
+        elif u.jenis == "PEMBERHENTIAN":
+            self.employees.dismiss(u.nip, d, tmt, ref)
+            u.stage("DISMISSED", d)
+        elif u.jenis == "PENGANGKATAN":
+            self.employees.appoint(u.nip, d, u.kategori, tmt, ref)
+            u.stage("APPOINTED", d)
 
     def siasn_receive_pic(self, body: dict[str, Any]) -> dict[str, Any]:
         """F8: SIASN receives a PIC grant/revoke."""
@@ -1163,6 +1253,7 @@ class UsulanWorld:
                             "ralat_sha256": s.ralat.sha256 if s.ralat else None,
                             "verifikasi_setneg_received": len(s.verifikasi_setneg),
                             "keppres_received": s.keppres is not None,
+                            "entered_by_agency": s.entered_by_agency,
                         },
                         "verifikasi_id": u.verifikasi_id,
                         "keppres_id": u.keppres_id,

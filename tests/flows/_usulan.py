@@ -146,6 +146,14 @@ class Hub:
             self.cycle()
 
 
+def agency_entry(sb: RunningSandbox, days: int | None) -> None:
+    """Public-API mode: the agency enters each usulan version in SIASN ``days`` after SIAPP NV
+    created it (``None``: never), as ``PUT /_sandbox/agency-entry`` sets it."""
+    r = sb.client.put("/_sandbox/agency-entry", json={"agency_entry_days": days})
+    r.raise_for_status()
+    assert r.json() == {"agency_entry_days": days}
+
+
 def per_version(entries: list[dict[str, Any]]) -> Counter[tuple[str, int]]:
     """First receipts of siapp.usulan per (usulan id, versi)."""
     return Counter(

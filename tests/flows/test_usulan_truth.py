@@ -18,8 +18,12 @@ from typing import Any
 import pytest
 
 from siapp_siasn.flows import watermarks
-from siapp_siasn.flows.usulan_rules import DOKUMEN_SALINAN_KEPPRES
-from tests.flows._usulan import WORLD, Hub, per_version
+from siapp_siasn.flows.usulan_rules import (
+    AWAITING_ENTRY,
+    DOKUMEN_SALINAN_KEPPRES,
+    HELD_NO_PUBLIC_ENDPOINT,
+)
+from tests.flows._usulan import WORLD, Hub, agency_entry, per_version
 from tests.flows.conftest import StoreFactory, route_count
 from tests.public_api.lists import check_public_lists
 
@@ -47,12 +51,18 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
 ) -> None:
-    """In ``public`` mode the NIP list comes from export files and BKN's statuses from
-    ``pns/kp-instansi-byId``; the hub's deliveries (F5-F8) still use the PKS POSTs."""
+    """In ``public`` mode no PKS path is called: the NIP list comes from export files, the
+    agency enters each usulan in SIASN itself (the sandbox's agency entry, one day after SIAPP
+    NV created it) and the hub links it from the published lists, BKN's statuses come from
+    ``pns/kp-instansi-byId``, the Keppres copy goes through ``upload-dok-sk-kp``, and F6/F8
+    (no published endpoint) are held until the connection is switched back to ``pks``."""
     caplog.set_level(logging.INFO)
+    public = mode == "public"
     sb = sandbox_factory(**WORLD)
     store = store_factory(backend)
     hub = Hub(sb, store, mode=mode, export_dir=tmp_path / "exports")
+    if public:
+        agency_entry(sb, 1)
 
     # usulan arriving before the ASN mirror exists wait (never refused for want of a mirror)
     hub.collect()
@@ -73,23 +83,61 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
 
     # ---- F5: every in-scope usulan version at SIASN, once --------------------------------
     usulan_rx = sb.received("siapp.usulan")
-    expected = {(u["id"], v["version"]) for u in in_scope for v in u["versions"]}
-    assert per_version(usulan_rx) == dict.fromkeys(expected, 1)
+    lifecycle = {r["usulan_id"]: r for r in store.usulan.list()}
+    push_siasn = [r for r in hub.lineage if r.task_id == "push_siasn"]
+    if public:
+        # entered by the agency, never POSTed; linked by the hub where a published list shows
+        # it: KP by period, PEMBERHENTIAN by pertek date (BKN's definition), PENGANGKATAN never
+        assert usulan_rx == []
+        entered = [u for u in in_scope if u["siasn"] is not None]
+        assert entered and all(u["siasn"]["entered_by_agency"] for u in entered)
+        reached = [
+            u
+            for u in entered
+            if u["jenis"] == "KP" or (u["jenis"] == "PEMBERHENTIAN" and u["siasn"]["no_pertek"])
+        ]
+        assert {u["jenis"] for u in reached} == {"KP", "PEMBERHENTIAN"}
+        assert {u["id"]: lifecycle[u["id"]]["bkn_usulan_id"] for u in reached} == {
+            u["id"]: u["siasn"]["id"] for u in reached
+        }
+        unlinked = [u for u in in_scope if u not in reached]
+        assert any(u["jenis"] == "PENGANGKATAN" for u in unlinked)
+        assert all(lifecycle[u["id"]]["bkn_usulan_id"] is None for u in unlinked)
+        # what waits is due again, never a failed attempt nor a dead letter
+        waiting = store.outbox.list(flow="usulan", status="pending")
+        assert {r.entity_id for r in waiting} >= {u["id"] for u in unlinked}
+        assert all(r.attempts == 0 for r in waiting)
+        assert all(lifecycle[r.entity_id]["status"] == AWAITING_ENTRY for r in waiting)
+        assert "dead" not in store.outbox.stats()["usulan"]
+        assert push_siasn[-1].extra["public"]["awaiting_entry"] == len(waiting)
+        assert sum(r.extra["public"]["linked"] for r in push_siasn) == len(
+            store.outbox.list(flow="usulan", status="sent")
+        )
+    else:
+        expected = {(u["id"], v["version"]) for u in in_scope for v in u["versions"]}
+        assert per_version(usulan_rx) == dict.fromkeys(expected, 1)
+        reached = [u for u in in_scope if u["siasn"] is not None]
     assert sum(e["replays"] for e in usulan_rx) == 0  # a clean run never needed a replay
-    assert all(v["delivered_matches"] for u in in_scope for v in u["versions"])
-    assert any(len(u["versions"]) > 1 for u in in_scope), "a BTS must have led to version 2"
+    delivered = [v for u in in_scope for v in u["versions"] if v["delivered_day"] is not None]
+    assert delivered and all(v["delivered_matches"] for v in delivered)
+    if not public:
+        assert len(delivered) == sum(len(u["versions"]) for u in in_scope)
+    assert any(len(u["versions"]) > 1 for u in reached), "a BTS must have led to version 2"
 
     # ---- documents: same bytes on both sides, each uploaded once --------------------------
     docs = sb.truth("documents")
     siapp_docs = {d["dok_id"]: d for d in docs["siapp"] if d["source"] == "SIAPP"}
     uploads = sb.received("upload-dok")
     sent_doc_ids = {d["id"] for u in in_scope for v in u["versions"] for d in v["dokumen"]}
-    assert len(uploads) == len(sent_doc_ids), "a document kept by version 2 is not re-uploaded"
+    if public:  # the agency attached them in SIASN: upload-dok links a file to no usulan
+        assert uploads == []
+    else:
+        assert len(uploads) == len(sent_doc_ids), "a document kept by version 2 is not re-uploaded"
     siapp_sha = {(d["usulan_id"], d["sha256"]) for d in siapp_docs.values()}
     siasn_held = [d for d in docs["siasn"] if d["kind"] in ("UPLOAD", "SK")]
     assert siasn_held and all((d["usulan_id"], d["sha256"]) in siapp_sha for d in siasn_held)
     assert all(d["known_source"] for d in siasn_held)
-    for doc_id in sent_doc_ids:
+    for doc_id in set() if public else sent_doc_ids:
         row = store.documents.get(doc_id)
         assert row is not None and row["status"] == "transferred"
         assert row["sha256"] == siapp_docs[doc_id]["sha256"]
@@ -101,20 +149,43 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     ver_rx = Counter(
         e["payload"]["id_verifikasi_siapp"] for e in sb.received("siapp.verifikasi-setneg")
     )
-    assert ver_rx == dict.fromkeys((u["verifikasi_id"] for u in verified), 1)
     kep_rx = Counter(e["payload"]["id_keppres_siapp"] for e in sb.received("siapp.keppres"))
-    assert kep_rx == dict.fromkeys((u["keppres_id"] for u in keppres), 1)
+    pic_rx = Counter(
+        (e["payload"]["id_pic_siapp"], int(e["payload"]["versi"])) for e in sb.received("siapp.pic")
+    )
+    if public:
+        # no published endpoint for F6/F8: held, counted per kind, nothing sent; F7 as an SK
+        assert ver_rx == kep_rx == pic_rx == Counter()
+        collected = Counter()
+        for r in hub.lineage:
+            if r.task_id == "collect":
+                for resource in ("verifikasi", "pic"):
+                    collected[resource] += r.extra["resources"][resource]["enqueued"]
+        held = push_siasn[-1].extra["public"]
+        assert held["held_reason"] == HELD_NO_PUBLIC_ENDPOINT
+        assert held["held"] == {"verifikasi-setneg": len(verified), "pic": collected["pic"]}
+        assert collected["verifikasi"] == len(verified) and collected["pic"] > 0
+        outbox_now = store.outbox.stats()
+        assert outbox_now["verifikasi-setneg"] == {"held": len(verified)}
+        assert outbox_now["pic"] == {"held": collected["pic"]}
+        assert all(r.reason == HELD_NO_PUBLIC_ENDPOINT for r in store.outbox.list(flow="pic"))
+        assert sum(r.extra["public"]["keppres_metadata_skipped"] for r in push_siasn) == len(
+            keppres
+        )
+    else:
+        assert ver_rx == dict.fromkeys((u["verifikasi_id"] for u in verified), 1)
+        assert kep_rx == dict.fromkeys((u["keppres_id"] for u in keppres), 1)
+        assert pic_rx and set(pic_rx.values()) == {1}
+        assert {("pic", i) for i, _ in pic_rx} == {
+            (r.flow, r.entity_id) for r in store.outbox.list(flow="pic")
+        }
     assert all(u["siasn"]["keppres_received"] for u in keppres)
     sk = sb.received("upload-dok-sk-kp")
     keppres_copies = {d["sha256"] for d in siapp_docs.values() if d["jenis"] == "SALINAN_KEPPRES"}
     assert len(sk) == len(keppres) and {e["payload"]["sha256"] for e in sk} == keppres_copies
-    pic_rx = Counter(
-        (e["payload"]["id_pic_siapp"], int(e["payload"]["versi"])) for e in sb.received("siapp.pic")
-    )
-    assert pic_rx and set(pic_rx.values()) == {1}
-    assert {("pic", i) for i, _ in pic_rx} == {
-        (r.flow, r.entity_id) for r in store.outbox.list(flow="pic")
-    }
+    if public:  # under BKN's id, with the decree's number
+        assert {e["payload"]["id_usulan"] for e in sk} == {u["siasn"]["id"] for u in keppres}
+        assert all(e["payload"]["no_sk"] for e in sk)
 
     # ---- F3: SIAPP NV saw every BKN status, in order, ending where SIASN is -----------------
     status_rx = sb.received("inbound.status-usulan")
@@ -125,13 +196,14 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     )
     assert set(seen.values()) == {1}
     last = _last_status(status_rx)
-    reached = [u for u in in_scope if u["siasn"] is not None]
     assert {u["id"]: u["siasn"]["statusUsulan"] for u in reached} == last
     by_usulan: dict[str, set[str]] = {}
     for e in status_rx:
         by_usulan.setdefault(e["payload"]["usulan_id"], set()).add(str(e["payload"]["status_bkn"]))
     for u in reached:
         wanted = {STATUS_OF_STAGE[s["stage"]] for s in u["stages"] if s["stage"] in STATUS_OF_STAGE}
+        if public and u["jenis"] == "PEMBERHENTIAN":  # listed from its pertek on
+            wanted &= {"22", "23"}
         assert wanted <= by_usulan[u["id"]], u["id"]
 
     # ---- F4: pertek and ralat pertek PDFs, with SIASN's sha256 ------------------------------
@@ -163,7 +235,12 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
 
     # ---- the outbox is drained and the lifecycle is stamped for SLA reporting ---------------
     stats = store.outbox.stats()
-    assert all(set(by_status) <= {"sent", "rejected"} for by_status in stats.values()), stats
+    if public:
+        assert set(stats["usulan"]) <= {"sent", "rejected", "pending"}, stats
+        stats_rest = {f: s for f, s in stats.items() if f != "usulan"}
+        assert all(set(s) <= {"sent", "rejected", "held"} for s in stats_rest.values()), stats
+    else:
+        assert all(set(by_status) <= {"sent", "rejected"} for by_status in stats.values()), stats
     for u in keppres:
         row = store.usulan.get(u["id"])
         assert row is not None
@@ -177,17 +254,26 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     # ---- ref-dokumen: the Keppres copy went under the id the live table gives its name -----
     salinan = store.referensi.id_by_name("ref-dokumen", DOKUMEN_SALINAN_KEPPRES)
     assert salinan is not None
-    assert {e["payload"]["dokumen"]["id_ref_dokumen"] for e in sb.received("siapp.keppres")} == {
-        salinan
-    }
+    if not public:  # public mode sends no Keppres metadata (upload-dok-sk-kp takes no ref id)
+        assert {
+            e["payload"]["dokumen"]["id_ref_dokumen"] for e in sb.received("siapp.keppres")
+        } == {salinan}
 
     # ---- the mode's sources: public mode never called a PKS list ----------------------------
     stats_now = sb.stats()
     pks_lists = ("GET /apisiasn/1.0/siapp/asn", "GET /apisiasn/1.0/siapp/status-usulan")
     by_id = route_count(stats_now, "GET /apisiasn/1.0/pns/kp-instansi-byId")
-    if mode == "public":
+    if public:
         assert [route_count(stats_now, r) for r in pks_lists] == [0, 0]
+        pks_calls = {
+            route: n["count"]
+            for route, n in stats_now["routes"].get("siasn", {}).items()
+            if "/apisiasn/1.0/siapp/" in route and n.get("count")
+        }
+        assert pks_calls == {}, pks_calls
         assert by_id > 0
+        for route in ("list-kp-instansi", "list-pensiun-instansi"):
+            assert route_count(stats_now, f"GET /apisiasn/1.0/pns/{route}") > 0
         check_public_lists(hub)
     else:
         assert all(route_count(stats_now, r) > 0 for r in pks_lists) and by_id == 0
@@ -199,3 +285,20 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
     text = json.dumps([r.to_xcom() for r in hub.lineage]) + caplog.text
     nips = {u["nip"] for u in truth}
     assert not [nip for nip in nips if nip in text]
+
+    if public:
+        # ---- back to pks: what public mode held is sent, once ----------------------------
+        hub.mode = "pks"
+        hub.push("siasn")
+        ver_rx = Counter(
+            e["payload"]["id_verifikasi_siapp"] for e in sb.received("siapp.verifikasi-setneg")
+        )
+        assert ver_rx == dict.fromkeys((u["verifikasi_id"] for u in verified), 1)
+        pic_rx = Counter(
+            (e["payload"]["id_pic_siapp"], int(e["payload"]["versi"]))
+            for e in sb.received("siapp.pic")
+        )
+        assert sum(pic_rx.values()) == collected["pic"] and set(pic_rx.values()) == {1}
+        after = store.outbox.stats()
+        assert after["verifikasi-setneg"] == {"sent": len(verified)}
+        assert after["pic"] == {"sent": collected["pic"]}

@@ -14,6 +14,20 @@ Pure Python (no Airflow). What a push does for its users is told in the ``usulan
   with backoff, ``dead`` after ``max_attempts``), but a store failure stops the run;
 - every store call runs on a worker thread (:class:`_StoreIO`): a synchronous call from a
   coroutine would stall every request in flight.
+
+In the public-API mode (the SIASN connection's ``api_mode=public``) no PKS path is called:
+
+- F5: the agency enters the usulan in SIASN itself; the hub *links* each version to SIASN's
+  usulan found in the published lists (:class:`_PublicLinker`), stores BKN's id and follows
+  it with ``kp-instansi-byId`` (:func:`~siapp_siasn.flows.usulan_sync.status_back`). A version
+  not listed yet stays due, lifecycle ``menunggu_entri_siasn``, counted as ``awaiting_entry``:
+  never a failed attempt, never a dead letter. Its documents are not uploaded: ``upload-dok``
+  attaches a file to no usulan (the agency attaches them in SIASN).
+- F6 and F8 have no published endpoint: they are held in the outbox
+  (:meth:`~siapp_siasn.store.outbox.OutboxRepository.hold`) with the reason
+  ``no published endpoint in public mode``; a push in ``pks`` mode releases and sends them.
+- F7: the Keppres copy goes through ``upload-dok-sk-kp`` (``id_usulan`` = BKN's id, ``no_sk``,
+  ``tgl_sk``); the metadata POST is skipped.
 """
 
 from __future__ import annotations
@@ -22,10 +36,11 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -33,8 +48,10 @@ from sqlalchemy import Connection
 
 from siapp_siasn.clients.errors import ApiError, ChecksumMismatchError
 from siapp_siasn.clients.http import bounded_map
+from siapp_siasn.flows.asn_sources import api_mode_of
 from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import (
+    AWAITING_ENTRY,
     FLOW_KEPPRES,
     FLOW_PENOLAKAN,
     FLOW_PERTEK,
@@ -43,6 +60,9 @@ from siapp_siasn.flows.usulan_rules import (
     FLOW_STATUS,
     FLOW_USULAN,
     FLOW_VERIFIKASI,
+    HELD_IN_PUBLIC,
+    HELD_NO_PUBLIC_ENDPOINT,
+    LINKED,
     TARGETS,
     DocumentIntegrityError,
     PayloadError,
@@ -55,6 +75,7 @@ from siapp_siasn.flows.usulan_rules import (
 )
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
+from siapp_siasn.models.layanan import KpInstansiRow, PensiunInstansiRow
 from siapp_siasn.models.pks import SiasnDokumenRow
 from siapp_siasn.store import OutboxRow, Store, StoreError
 
@@ -81,6 +102,11 @@ _ENDPOINTS = {
     "upload-dok-sk-kp",
     "siapp": "/api/v1/inbound/{status-usulan,pertek,ralat-pertek,penolakan}",
 }
+_PUBLIC_ENDPOINTS = (
+    "/apisiasn/1.0/pns/{list-kp-instansi,list-pensiun-instansi,kp-instansi-byId}, upload-dok-sk-kp"
+)
+#: BKN's status "BTS": a new version of a linked usulan is entered once SIASN's row left it
+_BTS = "11"
 
 
 @dataclass
@@ -147,6 +173,12 @@ class _Tally:
     documents: dict[str, int] = field(
         default_factory=lambda: {"uploaded": 0, "reused": 0, "refused": 0, "unverified": 0}
     )
+    #: public mode: versions linked to SIASN's usulan, versions not listed yet (by reason),
+    #: documents left to the agency's entry, Keppres metadata POSTs skipped
+    linked: int = 0
+    awaiting: dict[str, int] = field(default_factory=dict)
+    documents_not_sent: int = 0
+    keppres_metadata_skipped: int = 0
 
     def flow(self, flow: str, what: str) -> None:
         counts = self.by_flow.setdefault(flow, {})
@@ -190,6 +222,79 @@ class _StoreIO:
         self._worker.shutdown(wait=True)
 
 
+class _AwaitingEntry(Exception):
+    """Public mode: SIASN does not list this usulan (version) yet; not a failure."""
+
+
+def _tmt_of(body: Mapping[str, Any]) -> date | None:
+    raw = str(body.get("tmt") or "")
+    for fmt in ("%d-%m-%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class _PublicLinker:
+    """Finds SIAPP NV usulan in SIASN's published lists (public-API mode).
+
+    KP: ``list-kp-instansi`` of the KP period (the first of the TMT's month), matched by
+    ``nipBaru`` and ``golonganBaruId``. PEMBERHENTIAN: ``list-pensiun-instansi`` from the
+    earliest waiting submission to today (BKN lists it by pertek date, so a pemberhentian is
+    found once it has a pertek). PENGANGKATAN: no published list. Each list is read once per
+    run, however many usulan wait on it; a BKN id already linked is never linked twice.
+    """
+
+    def __init__(self, siasn: Any, today: date, pensiun_from: date | None, taken: set[str]):
+        self.siasn = siasn
+        self.today = today
+        self.pensiun_from = pensiun_from or today
+        self.taken = taken
+        self._lists: dict[Any, asyncio.Future[list[Any]]] = {}
+
+    def _once(self, key: Any, fetch: Callable[[], Awaitable[list[Any]]]) -> Awaitable[list[Any]]:
+        if key not in self._lists:
+            self._lists[key] = asyncio.ensure_future(fetch())
+        return self._lists[key]
+
+    async def _kp(self, periode: date) -> list[Any]:
+        raw = await self.siasn.list_kp_instansi(periode)
+        return [r for r in (validate_payload(KpInstansiRow, x)[0] for x in raw) if r is not None]
+
+    async def _pensiun(self) -> list[Any]:
+        raw = await self.siasn.list_pensiun_instansi(self.pensiun_from, self.today)
+        rows = (validate_payload(PensiunInstansiRow, x)[0] for x in raw)
+        return [r for r in rows if r is not None]
+
+    async def find(self, body: Mapping[str, Any]) -> str:
+        """BKN's id of the usulan ``body`` describes; raises :class:`_AwaitingEntry`."""
+        nip, jenis = str(body.get("nip") or ""), str(body.get("jenis_usulan") or "")
+        if jenis == "KP":
+            tmt = _tmt_of(body)
+            if tmt is None:
+                raise _AwaitingEntry("KP without TMT")
+            periode = date(tmt.year, tmt.month, 1)
+            rows = await self._once(("kp", periode), partial(self._kp, periode))
+            gol = str(body.get("golongan_baru_id") or "")
+            hits = [
+                r.id
+                for r in rows
+                if r.nip_baru == nip
+                and (not gol or not r.golongan_baru_id or str(r.golongan_baru_id) == gol)
+            ]
+        elif jenis == "PEMBERHENTIAN":
+            rows = await self._once("pensiun", self._pensiun)
+            hits = [r.id for r in rows if r.nip_baru == nip]
+        else:
+            raise _AwaitingEntry(f"no published list for {jenis or 'this jenis'}")
+        free = sorted({h for h in hits if h not in self.taken})
+        if len(free) != 1:
+            raise _AwaitingEntry("not listed yet" if not free else "listed more than once")
+        self.taken.add(free[0])
+        return free[0]
+
+
 class _Pusher:
     def __init__(
         self,
@@ -211,6 +316,7 @@ class _Pusher:
         self.rng = rng
         self.tally = _Tally()
         self.digest = ContentDigest()
+        self.linker: _PublicLinker | None = None  # set in public mode
         self.handlers: dict[str, Callable[[OutboxRow], Any]] = {
             FLOW_USULAN: self._usulan,
             FLOW_VERIFIKASI: self._pks_plain,
@@ -221,6 +327,12 @@ class _Pusher:
             FLOW_PERTEK: self._pertek,
             FLOW_RALAT: self._pertek,
         }
+
+    def go_public(self, linker: _PublicLinker) -> None:
+        """Public-API mode: F5 links, F7 uploads the SK only (F6/F8 are held, never due)."""
+        self.linker = linker
+        self.handlers[FLOW_USULAN] = self._usulan_public
+        self.handlers[FLOW_KEPPRES] = self._keppres_public
 
     # -- documents SIAPP NV -> SIASN ----------------------------------------------------------
 
@@ -389,6 +501,52 @@ class _Pusher:
         )
         return _Delivery(answer, [lifecycle])
 
+    async def _usulan_public(self, row: OutboxRow) -> _Delivery:
+        """Public mode F5: link the version to SIASN's usulan (no POST, no upload)."""
+        assert self.linker is not None
+        payload = row.payload
+        usulan_id = str(payload["usulan_id"])
+        held = await self.io.call(self.store.usulan.get, usulan_id)
+        known = str(held.get("bkn_usulan_id") or "") if held else ""
+        if known:
+            # a new version of a linked usulan (after BTS): entered once SIASN's row left BTS
+            answer = await self.siasn.kp_instansi_by_id(known)
+            status = str(answer.get("statusUsulan") or "") if isinstance(answer, Mapping) else ""
+            if not status or status == _BTS:
+                raise _AwaitingEntry("new version not entered yet")
+            bkn_id = known
+        else:
+            bkn_id = await self.linker.find(payload["body"])
+        self.tally.linked += 1
+        self.tally.documents_not_sent += len(payload.get("dokumen") or [])
+        self._posted(row)
+        fields = {"status": LINKED, "version": str(payload["version"]), "bkn_usulan_id": bkn_id}
+        answer = {"id": bkn_id, "status": "linked"}
+        return _Delivery(answer, [self._lifecycle(usulan_id, fields, {"sent_at": self.run.now})])
+
+    async def _keppres_public(self, row: OutboxRow) -> _Delivery:
+        """Public mode F7: the copy through ``upload-dok-sk-kp`` under BKN's id; no POST."""
+        payload = row.payload
+        usulan_id = str(payload["usulan_id"])
+        held = await self.io.call(self.store.usulan.get, usulan_id)
+        bkn_id = str(held.get("bkn_usulan_id") or "") if held else ""
+        if not bkn_id:
+            raise _AwaitingEntry("usulan not linked yet")
+        body = payload["body"]
+        sk = {
+            "id_usulan": bkn_id,
+            "no_sk": str(body["no_keppres"]),
+            "tgl_sk": str(body["tgl_keppres"]),
+        }
+        (copy,) = await self._documents(usulan_id, [payload["dokumen"]], sk=sk)
+        self.tally.keppres_metadata_skipped += 1
+        self._posted(row)
+        lifecycle = self._lifecycle(
+            usulan_id, {"status": "keppres_terkirim"}, {"keppres_sent_at": self.run.now}
+        )
+        answer = {"dok_id": copy["dok_id"], "dok_uri": copy["dok_uri"], "via": "upload-dok-sk-kp"}
+        return _Delivery(answer, [lifecycle])
+
     async def _pks_plain(self, row: OutboxRow) -> _Delivery:
         answer = await self.siasn.post_pks(row.flow, row.payload["body"], row.idempotency_key)
         self._posted(row)
@@ -412,7 +570,8 @@ class _Pusher:
         payload = row.payload
         usulan_id = str(payload["usulan_id"])
         path = str(payload["metadata"]["siasn_path"])
-        listed = await self._listed(usulan_id, path)
+        # public mode: SIASN publishes no checksum of its files (the PKS ``dokumen`` list does)
+        listed = None if self.linker is not None else await self._listed(usulan_id, path)
         expected = listed.sha256 if listed is not None else None
         if expected is None:
             # nothing to compare with: still refuse a cut-off PDF (the client checks %%EOF)
@@ -468,6 +627,9 @@ class _Pusher:
             delivery: _Delivery = await self.handlers[row.flow](row)
         except StoreError:
             raise
+        except _AwaitingEntry as why:
+            await self._awaiting(row, str(why))
+            return False
         except Exception as exc:  # one bad item never stops the run: it is counted and retried
             await self._failed(row, exc)
             return False
@@ -479,6 +641,15 @@ class _Pusher:
         self.tally.flow(row.flow, "sent")
         self.digest.add(row.idempotency_key, row.version_hash)
         return True
+
+    async def _awaiting(self, row: OutboxRow, why: str) -> None:
+        """Public mode: the item stays due as it is (no attempt counted); the usulan's
+        lifecycle says it waits for the agency's entry in SIASN."""
+        self.tally.awaiting[why] = self.tally.awaiting.get(why, 0) + 1
+        self.tally.flow(row.flow, "awaiting")
+        if row.flow == FLOW_USULAN:
+            usulan_id = str(row.payload["usulan_id"])
+            await self.io.commit([self._lifecycle(usulan_id, {"status": AWAITING_ENTRY}, {})])
 
     async def _failed(self, row: OutboxRow, exc: BaseException) -> None:
         policy = self.params.retry
@@ -544,13 +715,47 @@ def plan_groups(
     return list(groups.values()), held_back
 
 
-def _plan(
-    store: Store, params: PushParams, run: RunContext
-) -> tuple[list[OutboxRow], list[list[OutboxRow]], int]:
+@dataclass
+class _Plan:
+    due: list[OutboxRow]
+    groups: list[list[OutboxRow]]
+    held_back: int
+    #: public mode: held rows per flow; the linker's state read from the lifecycle
+    held: dict[str, int] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+    pensiun_from: date | None = None
+
+
+def _plan(store: Store, params: PushParams, run: RunContext, mode: str) -> _Plan:
+    """What this run sends. Public mode holds F6/F8 (their rows stay, with the reason); a run
+    in ``pks`` mode releases whatever public mode held, so it is sent now."""
     flows = params.flows()
+    public = mode == "public" and any(f in TARGETS["siasn"] for f in flows)
+    held: dict[str, int] = {}
+    if public:
+        holding = [f for f in flows if f in HELD_IN_PUBLIC]
+        held = store.outbox.hold(holding, reason=HELD_NO_PUBLIC_ENDPOINT)
+        flows = tuple(f for f in flows if f not in HELD_IN_PUBLIC)
+    elif mode == "pks":
+        released = store.outbox.release(reason=HELD_NO_PUBLIC_ENDPOINT)
+        if released:
+            log.info("push: %d items held in public mode released (api_mode pks)", released)
     due = store.outbox.due(run.now, limit=params.limit, flows=flows)
     groups, held_back = plan_groups(store, due, flows)
-    return due, groups, held_back
+    plan = _Plan(due, groups, held_back, held)
+    if public:
+        rows = store.usulan.list()
+        plan.taken = {str(r["bkn_usulan_id"]) for r in rows if r.get("bkn_usulan_id")}
+        waiting = {r.entity_id for r in due if r.flow == FLOW_USULAN}
+        since = [
+            r["submitted_at"].date()
+            for r in rows
+            if r["usulan_id"] in waiting
+            and r.get("jenis") == "PEMBERHENTIAN"
+            and r.get("submitted_at") is not None
+        ]
+        plan.pensiun_from = min(since) if since else None
+    return plan
 
 
 async def push_outbox(
@@ -566,20 +771,27 @@ async def push_outbox(
     """Deliver the due outbox items of ``params.target`` (the oldest ``params.limit``)."""
     target = params.target or "siasn+siapp"
     flows = params.flows()
+    mode = api_mode_of(siasn)
+    public = mode == "public"
+    endpoints = dict(_ENDPOINTS, siasn=_PUBLIC_ENDPOINTS) if public else _ENDPOINTS
     with run.lineage_scope(
         _LABELS.get(target, "F3-F8"),
         source=Endpoint(system="hub-store", endpoint="outbox"),
         target=Endpoint(
             system=target,
-            endpoint=_ENDPOINTS.get(target, f"{_ENDPOINTS['siasn']}; {_ENDPOINTS['siapp']}"),
+            endpoint=endpoints.get(target, f"{endpoints['siasn']}; {endpoints['siapp']}"),
         ),
         window={"now": run.now.isoformat(), "flows": ",".join(flows)},
     ) as record:
         io = _StoreIO(store)
         try:
-            due, groups, held_back = await io.call(_plan, store, params, run)
+            plan = await io.call(_plan, store, params, run, mode)
+            due, groups = plan.due, plan.groups
             pusher = _Pusher(siasn, siapp, io, params, run, after_post, rng or random.Random())
-            pusher.tally.deferred += held_back
+            if public:
+                today = run.now.date()
+                pusher.go_public(_PublicLinker(siasn, today, plan.pensiun_from, plan.taken))
+            pusher.tally.deferred += plan.held_back
             log.info("push %s: %d items due in %d groups", target, len(due), len(groups))
             if groups:
                 async with AsyncExitStack() as stack:
@@ -608,6 +820,17 @@ async def push_outbox(
             "max_attempts": params.retry.max_attempts,
             "outbox": outbox,
         }
+        to_siasn = public and any(f in TARGETS["siasn"] for f in flows)
+        if to_siasn:
+            record.extra["public"] = {
+                "held": plan.held,
+                "held_reason": HELD_NO_PUBLIC_ENDPOINT,
+                "linked": t.linked,
+                "awaiting_entry": sum(t.awaiting.values()),
+                "awaiting_by_reason": t.awaiting,
+                "documents_not_sent": t.documents_not_sent,
+                "keppres_metadata_skipped": t.keppres_metadata_skipped,
+            }
         record.content_digest = pusher.digest.hexdigest()
         log.info(
             "push %s: %d sent, %d failed (%d dead letters), %d deferred",
@@ -617,6 +840,15 @@ async def push_outbox(
             t.dead,
             t.deferred,
         )
+        if to_siasn:
+            log.info(
+                "push %s (public mode): %d linked, %d awaiting entry in SIASN, held %s (%s)",
+                target,
+                t.linked,
+                sum(t.awaiting.values()),
+                plan.held,
+                HELD_NO_PUBLIC_ENDPOINT,
+            )
         if t.dead:
             log.warning(
                 "%d outbox items went to the dead letters this run (view v_outbox_dead)", t.dead

@@ -81,6 +81,17 @@ PKS_FLOW: dict[str, str] = {
     FLOW_PENOLAKAN: "F5",
 }
 
+# -- public-API mode (``api_mode=public``: only endpoints BKN publishes) -----------------------
+#: why an item waits in public mode: BKN publishes no endpoint for it (outbox ``reason`` of a
+#: held row, lineage); switching the connection back to ``pks`` sends it
+HELD_NO_PUBLIC_ENDPOINT = "no published endpoint in public mode"
+#: flows held in public mode: Setneg verification (F6) and PIC (F8) have no published endpoint
+HELD_IN_PUBLIC: tuple[str, ...] = (FLOW_VERIFIKASI, FLOW_PIC)
+#: lifecycle ``status`` of an usulan SIASN does not list yet (the agency enters it in SIASN)
+AWAITING_ENTRY = "menunggu_entri_siasn"
+#: lifecycle ``status`` once the hub found SIAPP NV's usulan (version) in SIASN's lists
+LINKED = "tertaut_siasn"
+
 #: SIAPP NV list resource -> the outbox flow its records become
 RESOURCE_FLOW: dict[str, str] = {
     "usulan": FLOW_USULAN,

@@ -24,6 +24,7 @@ from siapp_siasn.flows.asn_sources import api_mode_of
 from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import (
     ALASAN,
+    AWAITING_ENTRY,
     DOKUMEN_SALINAN_KEPPRES,
     FLOW_PENOLAKAN,
     FLOW_STATUS,
@@ -447,6 +448,9 @@ PKS_STATUS = "/apisiasn/1.0/siapp/status-usulan"
 KP_BY_ID = "/apisiasn/1.0/pns/kp-instansi-byId"
 #: BKN statuses after which SIASN changes nothing more (public mode stops asking)
 SETTLED_BKN = frozenset({"12", "32"})
+#: lifecycle statuses of an usulan whose current version SIASN has not been linked to (public
+#: mode): SIASN's row still describes the previous version, whose status was told already
+UNLINKED = frozenset({"diterima_hub", AWAITING_ENTRY})
 _HASIL_OF = {"11": "BTS", "12": "TMS", "13": "MS", "22": "MS", "23": "MS", "32": "MS"}
 
 
@@ -498,13 +502,19 @@ def public_status_row(raw: Any, held: Mapping[str, Any]) -> dict[str, Any]:
 
 async def public_status_rows(siasn: Any, store: Store) -> list[dict[str, Any]]:
     """Public mode: the status of every usulan SIASN took (BKN's id known) and not settled,
-    one ``kp-instansi-byId`` each, as status-usulan rows (:func:`public_status_row`)."""
+    one ``kp-instansi-byId`` each, as status-usulan rows (:func:`public_status_row`).
+
+    An usulan whose new version the hub has not linked yet is left out: SIASN's row still
+    describes the previous version, and reporting it under the new one would tell SIAPP NV
+    that the new version got the old verdict."""
     import asyncio
 
     held = [
         r
         for r in store.usulan.list()
-        if r.get("bkn_usulan_id") and str(r.get("status_bkn") or "") not in SETTLED_BKN
+        if r.get("bkn_usulan_id")
+        and str(r.get("status_bkn") or "") not in SETTLED_BKN
+        and r.get("status") not in UNLINKED
     ]
     answers = await asyncio.gather(
         *(siasn.kp_instansi_by_id(str(r["bkn_usulan_id"])) for r in held)

@@ -4,6 +4,11 @@ Idempotency-Key (flow + entity id + version hash), so a rerun enqueues nothing t
 ``pending`` and ``retry`` rows are due once ``next_attempt_at`` has passed; ``sent``, ``dead``
 and ``rejected`` rows are not. ``rejected`` rows (out of scope) are kept for audit and never
 sent; the view ``v_outbox_dead`` lists dead letters without payloads.
+
+A ``pending`` or ``retry`` row that carries a ``reason`` is **held**: kept, never due, and shown
+as ``held`` by :meth:`OutboxRepository.stats` (the public-API mode holds the flows BKN publishes
+no endpoint for). :meth:`~OutboxRepository.hold` and :meth:`~OutboxRepository.release` set and
+clear the reason, so holding needs no status of its own (and no migration).
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ from siapp_siasn.store.types import JSONType, UTCDateTime, utcnow
 from siapp_siasn.store.values import short_error
 from siapp_siasn.utils import chunks
 
-__all__ = ["DUE_STATUSES", "OutboxRepository"]
+__all__ = ["DUE_STATUSES", "HELD", "OutboxRepository"]
 
 log = logging.getLogger(__name__)
 
 #: Outbox statuses that are sent when due.
 DUE_STATUSES = ("pending", "retry")
+
+#: what :meth:`OutboxRepository.stats` calls a due row held back by a reason
+HELD = "held"
 
 _CHUNK = 500
 
@@ -91,12 +99,13 @@ class OutboxRepository(Repository):
         flows: Sequence[str] | None = None,
         conn: Connection | None = None,
     ) -> builtins.list[OutboxRow]:
-        """Rows to send now: status pending or retry, ``next_attempt_at`` empty or not after
-        ``now``; oldest first (by id), at most ``limit``; only ``flows`` when given."""
+        """Rows to send now: status pending or retry, not held, ``next_attempt_at`` empty or
+        not after ``now``; oldest first (by id), at most ``limit``; only ``flows`` when given."""
         q = (
             sa.select(outbox)
             .where(
                 outbox.c.status.in_(DUE_STATUSES),
+                outbox.c.reason.is_(None),
                 sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
             )
             .order_by(outbox.c.id)
@@ -221,6 +230,48 @@ class OutboxRepository(Repository):
                 for part in chunks(builtins.list(ids), _CHUNK)
             )
 
+    def hold(
+        self, flows: Sequence[str], *, reason: str, conn: Connection | None = None
+    ) -> dict[str, int]:
+        """Hold every pending or retry row of ``flows`` with ``reason`` (they stay in the
+        outbox, are not due, and count as ``held``); returns ``{flow: held rows}`` (all held
+        rows of those flows, not only the newly held ones)."""
+        wanted = builtins.list(flows)
+        if not wanted:
+            return {}
+        stmt = (
+            sa.update(outbox)
+            .where(
+                outbox.c.flow.in_(wanted),
+                outbox.c.status.in_(DUE_STATUSES),
+                outbox.c.reason.is_distinct_from(reason),
+            )
+            .values(reason=reason, updated_at=utcnow())
+        )
+        count = (
+            sa.select(outbox.c.flow, sa.func.count())
+            .where(
+                outbox.c.flow.in_(wanted),
+                outbox.c.status.in_(DUE_STATUSES),
+                outbox.c.reason == reason,
+            )
+            .group_by(outbox.c.flow)
+        )
+        with self._tx(conn, "outbox.hold") as c:
+            c.execute(stmt)
+            held = {flow: int(n) for flow, n in c.execute(count)}
+        return {flow: held.get(flow, 0) for flow in wanted}
+
+    def release(self, *, reason: str, conn: Connection | None = None) -> int:
+        """Release the rows held with ``reason``: due again at once. Returns rows released."""
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.status.in_(DUE_STATUSES), outbox.c.reason == reason)
+            .values(reason=None, next_attempt_at=None, updated_at=utcnow())
+        )
+        with self._tx(conn, "outbox.release") as c:
+            return int(c.execute(stmt).rowcount or 0)
+
     def list(
         self,
         *,
@@ -241,10 +292,11 @@ class OutboxRepository(Repository):
             return [_outbox_row(r) for r in c.execute(q)]
 
     def stats(self, *, conn: Connection | None = None) -> dict[str, dict[str, int]]:
-        """Row counts ``{flow: {status: n}}``."""
-        q = sa.select(outbox.c.flow, outbox.c.status, sa.func.count()).group_by(
-            outbox.c.flow, outbox.c.status
-        )
+        """Row counts ``{flow: {status: n}}``; held rows (pending or retry with a reason)
+        count as :data:`HELD`, not under their status."""
+        held = sa.and_(outbox.c.status.in_(DUE_STATUSES), outbox.c.reason.is_not(None))
+        shown = sa.case((held, HELD), else_=outbox.c.status).label("shown")
+        q = sa.select(outbox.c.flow, shown, sa.func.count()).group_by(outbox.c.flow, shown)
         out: dict[str, dict[str, int]] = {}
         with self._tx(conn, "outbox.stats") as c:
             for flow, status, n in c.execute(q):
