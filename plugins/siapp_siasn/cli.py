@@ -171,3 +171,67 @@ def demo(
     from siapp_siasn.demo import run_demo
 
     run_demo(employees=employees, seed=seed, workdir=workdir)
+
+
+@app.command()
+def reconcile(
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL of the store; default: connection siapp_siasn_store"
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Compare and report only: store nothing, repair nothing."
+    ),
+    repair_limit: int = typer.Option(50, help="Documents re-transferred at most."),
+    report_dir: str | None = typer.Option(None, help="Folder of the CSV and HTML reports."),
+) -> None:
+    """Document reconciliation of SIAPP NV, SIASN and the ledger (the DAG's `reconcile` task).
+
+    The APIs come from the connections `siasn_api` and `siapp_api` (AIRFLOW_CONN_* variables).
+    """
+    import asyncio
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from siapp_siasn.flows.context import RunContext
+    from siapp_siasn.flows.reconciliation_run import ReconcileParams
+    from siapp_siasn.flows.reconciliation_run import reconcile as run_reconcile
+    from siapp_siasn.hooks import SiappHook, SiasnHook
+
+    store = _store(url)
+    params = ReconcileParams(
+        repair_limit=repair_limit,
+        dry_run=dry_run,
+        report_dir=Path(report_dir) if report_dir else None,
+    )
+    console = Console()
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("reconciling documents", total=None)
+            run = RunContext(
+                task_id="reconcile",
+                progress=lambda done, total: bar.update(task, completed=done, total=total or None),
+            )
+            record = asyncio.run(
+                run_reconcile(
+                    run, SiasnHook().get_client(), SiappHook().get_client(), store, params
+                )
+            )
+    finally:
+        store.close()
+    payload = record.to_xcom()
+    extra = payload.get("extra") or {}
+    categories = extra.get("categories") or {}
+    table = Table(title="documents per category" + (" (dry run)" if dry_run else ""))
+    table.add_column("category")
+    table.add_column("documents", justify="right")
+    for name, count in sorted(categories.items()):
+        table.add_row(name, str(count))
+    console.print(table)
+    for kind, path in (extra.get("report") or {}).items():
+        console.print(f"report {kind}: {path}")
+    if record.failures:
+        console.print("[red]" + "; ".join(record.failures))
+        raise typer.Exit(1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -37,7 +38,7 @@ def run_demo(
 ) -> None:
     from siapp_sandbox.testing import run_sandbox
     from siapp_siasn.store import Store
-    from siapp_siasn.summary import collect_summary, render_summary
+    from siapp_siasn.summary import collect_summary, render_reconciliation, render_summary
 
     work = Path(workdir).resolve()
     if work.exists():
@@ -74,6 +75,8 @@ def run_demo(
         _done(t, f"[dim](log {logs / 'run2.log'})[/]")
         run2_requests = _count_employee_requests(sandbox.stats())
 
+        # SIASN will not apply some decrees it accepts (the cross-check must find exactly those)
+        sandbox.set_faults({"keppres_withhold_rate": DEMO_KEPPRES_WITHHOLD_RATE})
         console.print(
             f"[bold cyan]▶[/] proposal traffic: {usulan_days} simulated days, one usulan_sync"
             " run a day (collect → push to SIASN → status back → push to SIAPP NV)"
@@ -93,12 +96,57 @@ def run_demo(
                 f" {received} usulan versions received by SIASN so far"
             )
 
+        recon = _reconcile(env, sandbox, logs)
         summary = collect_summary(Store(store_url))
     render_summary(summary)
+    render_reconciliation(summary, recon)
     console.print(
         f"run 2 made {run2_requests:,} employee requests (4 per changed employee). "
         f"Inspect: siapp-siasn store stats --url {store_url} --json"
     )
+
+
+#: documents the demo damages after the traffic, per fault (one of each category at least)
+DEMO_DOCUMENT_FAULTS = {
+    "missing_at_siasn": 2,
+    "corrupt_at_siasn": 1,
+    "resized_at_siasn": 1,
+    "orphan_at_siasn": 1,
+    "missing_at_siapp": 1,
+    "source_missing": 1,
+}
+DEMO_KEPPRES_WITHHOLD_RATE = 0.3
+
+
+def _reconcile(env: AirflowEnv, sandbox: Any, logs: Path) -> dict[str, Any]:
+    """dokumen_reconciliation twice around injected document faults: found, repaired, clean."""
+    sandbox.set_faults(
+        {
+            "keppres_withhold_rate": DEMO_KEPPRES_WITHHOLD_RATE,
+            "document_faults": DEMO_DOCUMENT_FAULTS,
+        }
+    )
+    injected = sandbox.truth("dokumen-faults") or {}
+    console.print(
+        f"[bold cyan]▶[/] dokumen_reconciliation: {sum(DEMO_DOCUMENT_FAULTS.values())} documents"
+        " damaged in the sandbox; run 1 finds and repairs, run 2 checks"
+    )
+    conf = {"keppres_min_age_days": 1}
+    for run in (1, 2):
+        t = time.monotonic()
+        log = logs / f"reconciliation-{run}.log"
+        code = env.dags_test("dokumen_reconciliation", conf=conf, log_path=log)
+        if code != 0:
+            console.print(f"[red]dokumen_reconciliation failed (exit {code}); see {log}[/]")
+            raise SystemExit(code)
+        console.print(f"  run {run}: done in {time.monotonic() - t:.1f} s [dim](log {log})[/]")
+        if run == 1:
+            sandbox.advance(1)
+            code = env.dags_test("usulan_sync", log_path=logs / "usulan-after-repair.log")
+            if code != 0:
+                raise SystemExit(code)
+    withheld = sandbox.truth("keppres-withheld") or {}
+    return {"injected": injected, "withheld": withheld.get("count", 0)}
 
 
 def _run_dag(env: AirflowEnv, log_path: Path) -> None:

@@ -57,6 +57,10 @@ def collect_summary(store: Store, runs: int = 6) -> dict[str, Any]:
         "outbox_by_flow": store.outbox.stats(),
         "documents": store.documents.stats(),
         "recent_runs": lineage,
+        "reconciliation_runs": store.reconciliation.runs(limit=2)[::-1],  # oldest first
+        "keppres_not_applied": len(
+            store.reconciliation.keppres_checks(status="keppres_not_applied")
+        ),
     }
 
 
@@ -154,3 +158,37 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
 
 def render_stats(summary: dict[str, Any]) -> None:
     render_summary(summary)
+
+
+def render_reconciliation(summary: dict[str, Any], demo: dict[str, Any] | None = None) -> None:
+    """Documents per category in the last two reconciliation runs (before and after repair)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = summary.get("reconciliation_runs") or []
+    if not runs:
+        return
+    console = Console(width=max(Console().width, 120))
+    table = Table(title="dokumen_reconciliation: documents per category")
+    table.add_column("category")
+    labels = ["before repair", "after repair"] if len(runs) == 2 else ["last run"]
+    for label in labels:
+        table.add_column(label, justify="right")
+    categories = sorted({c for r in runs for c in (r.get("counts") or {})})
+    for category in categories:
+        table.add_row(category, *(f"{(r.get('counts') or {}).get(category, 0):,}" for r in runs))
+    console.print(table)
+    for run in runs[-1:]:
+        if run.get("report_html"):
+            console.print(f"report: {run['report_html']}")
+    console.print(
+        f"Keppres not applied in SIASN (flagged): {summary.get('keppres_not_applied', 0)}"
+    )
+    if demo:
+        injected = demo.get("injected") or {}
+        by_category = sorted((injected.get("expected") or {}).items())
+        expected = ", ".join(f"{k} {v}" for k, v in by_category)
+        console.print(
+            f"ground truth: the sandbox injected {injected.get('count', 0)} document faults"
+            f" ({expected}) and withheld {demo.get('withheld', 0)} decrees"
+        )

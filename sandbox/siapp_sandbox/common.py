@@ -78,6 +78,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import refdata
+from .doc_faults import DocFaultSpec, restored_by_replay
+from .doc_faults import inject as inject_document_faults
 from .world import CHANGE_KINDS, World, date_to_day, day_to_date
 
 __all__ = [
@@ -236,6 +238,13 @@ class Faults(BaseModel):
     duplicate_page_rate: float = Rate
     reorder_pages: bool = False
     corrupt_document_rate: float = Rate
+    #: share of delivered Keppres KP / pemberhentian SIASN accepts (status 32) but never applies
+    #: to the employee (golongan, rw-golongan, kedudukan hukum unchanged); stable per usulan id
+    keppres_withhold_rate: float = Rate
+    #: SIAPP NV usulan ids whose Keppres SIASN accepts but never applies (besides the rate)
+    keppres_withhold: list[str] = Field(default_factory=list, max_length=10_000)
+    #: documents to damage now, per kind (events, not rates: see :mod:`.doc_faults`)
+    document_faults: DocFaultSpec = Field(default_factory=DocFaultSpec)
     seed: int = 0
 
     @field_validator("schema_drift", mode="before")
@@ -547,6 +556,10 @@ class SandboxState:
     def faults(self, value: Faults) -> None:
         self._faults = value
         self.fault_rng = random.Random(value.seed)
+        self.world.set_keppres_withhold(
+            value.keppres_withhold_rate, value.keppres_withhold, value.seed
+        )
+        inject_document_faults(self, value.document_faults, value.seed)
         self.buckets: dict[str, _Bucket] = {}
 
     def bucket(self, app_name: str) -> _Bucket | None:
@@ -1008,6 +1021,7 @@ class SandboxMiddleware:
                     return
                 entry.replays += 1
                 st.received.count_replay(self.name, key)
+                restored_by_replay(st, self.name, key)
                 st.stats.faults["idempotent_replay"] += 1
                 await _send_bytes(
                     send,
@@ -1208,6 +1222,12 @@ def control_router(state: SandboxState) -> APIRouter:
         if rows is None:
             return not_found()
         return json_response({"ref": ref, "count": len(rows), "results": rows})
+
+    @r.get("/truth/keppres-withheld")
+    async def truth_keppres_withheld() -> Response:
+        rows = state.world.withheld_keppres()
+        body = {**clock(), "count": len(rows), "withheld": rows}
+        return json_response(body)
 
     @r.get("/truth/{name}")
     async def truth_other(name: str, request: Request) -> Response:

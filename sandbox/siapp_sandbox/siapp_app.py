@@ -28,10 +28,20 @@ from .common import (
     page_faults,
     record_received,
 )
+from .doc_faults import hidden_at_siapp, restored_by_receipt
+from .doc_faults import install as install_doc_faults
 from .documents import PDF_MEDIA_TYPE, sha256_hex
-from .usulan import UsulanError, UsulanWorld, attach
+from .usulan import REF_PERTEK, REF_RALAT_PERTEK, UsulanError, UsulanWorld, attach, iso_ts
 
-__all__ = ["API_PREFIX", "LIST_KINDS", "create_app", "decode_cursor", "encode_cursor", "siapp_auth"]
+__all__ = [
+    "API_PREFIX",
+    "LIST_KINDS",
+    "create_app",
+    "decode_cursor",
+    "dokumen_inventory",
+    "encode_cursor",
+    "siapp_auth",
+]
 
 API_PREFIX = "/api/v1"
 LIST_KINDS = ("usulan", "verifikasi", "keppres", "pic")
@@ -75,6 +85,64 @@ def decode_cursor(kind: str, cursor: str) -> tuple[str, str]:
         return str(obj["u"]), str(obj["i"])
     except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError("cursor is not valid") from exc
+
+
+def dokumen_inventory(state: SandboxState) -> list[dict[str, Any]]:
+    """Every document SIAPP NV holds, by (updated_at, id): the usulan documents of every version,
+    the Keppres copies and the pertek / ralat pertek copies the hub delivered (inbound), less
+    those a document fault lost (:mod:`.doc_faults`)."""
+    w = attach(state)
+    w.sync(state.day)
+    hidden = hidden_at_siapp(state)
+    rows: dict[str, dict[str, Any]] = {}
+    with w.lock:
+        for u in w.usulan.values():
+            for v in u.versions:
+                for d in v.dokumen:
+                    rows.setdefault(
+                        d.id,
+                        {
+                            "usulan_id": u.id,
+                            "id": d.id,
+                            "jenis": d.jenis,
+                            "id_ref_dokumen": d.id_ref_dokumen,
+                            "sha256": d.sha256,
+                            "size": d.size,
+                            "updated_at": iso_ts(v.created_day, 3600),
+                        },
+                    )
+        for rec in w.records["keppres"].values():
+            dok = rec.data["dokumen"]
+            held = w.siapp_document(dok["id"])
+            rows.setdefault(
+                dok["id"],
+                {
+                    "usulan_id": rec.data["usulan_id"],
+                    "id": dok["id"],
+                    "jenis": dok["jenis"],
+                    "id_ref_dokumen": held.id_ref_dokumen if held is not None else None,
+                    "sha256": dok["sha256"],
+                    "size": dok["size"],
+                    "updated_at": rec.updated_at,
+                },
+            )
+        for e in w.siapp_held:
+            ref = REF_RALAT_PERTEK if e["kind"] == "RALAT_PERTEK" else REF_PERTEK
+            rows.setdefault(
+                e["id"],
+                {
+                    "usulan_id": e["usulan_id"],
+                    "id": e["id"],
+                    "jenis": e["kind"],
+                    "id_ref_dokumen": ref,
+                    "sha256": e["sha256"],
+                    "size": e["size"],
+                    "updated_at": iso_ts(e["day"], 7200),
+                },
+            )
+    out = [r for r in rows.values() if r["id"] not in hidden]
+    out.sort(key=lambda r: (r["updated_at"], r["id"]))
+    return out
 
 
 def _parse_since(text: str) -> str:
@@ -170,9 +238,35 @@ def _routes(app: FastAPI) -> None:
     for kind in LIST_KINDS:
         _add_list_route(api, kind)
 
+    @api.get("/dokumen", tags=["dokumen"], summary="Inventory of every document SIAPP NV holds")
+    async def dokumen_list(
+        request: Request, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+    ) -> Response:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise _ApiError(400, "invalid_request", f"limit must be within 1..{MAX_LIMIT}")
+        try:
+            after = decode_cursor("dokumen", cursor) if cursor else None
+        except ValueError as exc:
+            raise _ApiError(400, "invalid_request", str(exc)) from exc
+        state: SandboxState = get_state(request)
+        rows = dokumen_inventory(state)
+        pos = 0
+        if after is not None:
+            pos = next(
+                (n for n, r in enumerate(rows) if (r["updated_at"], r["id"]) > after), len(rows)
+            )
+        page = rows[pos : pos + limit]
+        more = pos + limit < len(rows)
+        nxt = encode_cursor("dokumen", page[-1]["updated_at"], page[-1]["id"]) if more else None
+        prev = rows[max(0, pos - limit) : pos] if pos else None
+        data = page_faults(state, page, prev, key=f"dokumen:{cursor or ''}")
+        return json_response({"data": data, "next_cursor": nxt})
+
     @api.get("/dokumen/{dok_id}", tags=["dokumen"], summary="Download a document (PDF)")
     async def dokumen(dok_id: str, request: Request) -> Response:
         doc = _world(request).siapp_document(dok_id)
+        if doc is not None and doc.id in hidden_at_siapp(get_state(request)):
+            doc = None  # lost by a document fault (doc_faults.source_missing)
         if doc is None:
             raise _ApiError(404, "not_found", "document not found")
         data = doc.spec.bytes()
@@ -223,6 +317,9 @@ def _routes(app: FastAPI) -> None:
             iid = w.siapp_receive_pertek(meta, data, ralat=ralat)
         except UsulanError as exc:
             raise _ApiError(exc.status, "not_found", exc.message) from exc
+        restored_by_receipt(
+            get_state(request), str(meta["usulan_id"]), kind.upper().replace("-", "_"), sha
+        )
         payload = {"metadata": meta, "sha256": sha, "size": len(data)}
         await record_received(request, f"inbound.{kind}", payload)
         return json_response({"status": "accepted", "id": iid})
@@ -298,5 +395,6 @@ def create_app(state: SandboxState) -> FastAPI:
     )
     _routes(app)
     attach(state)
+    install_doc_faults(state)
     install_sandbox(app, state, app_name="siapp", malform_skip=("/oauth",), auth=siapp_auth)
     return app

@@ -58,6 +58,13 @@ Overlay of external events (e.g. the SIAPP side delivers a Keppres)::
     w.apply_appointment(nip, day, kategori, tmt=None, no_sk="") -> ExternalEvent
     w.events(nip=None) -> list[ExternalEvent]
 
+Withheld decrees (fault knob, set from ``common.Faults.keppres_withhold_rate`` /
+``keppres_withhold``)::
+
+    w.set_keppres_withhold(rate=0.0, usulan_ids=(), seed=0)
+    w.withholds_keppres(usulan_id, jenis, day) -> bool   # asked once per delivered Keppres
+    w.withheld_keppres() -> list[dict]                   # {usulan_id, jenis, day, date}
+
 An event takes effect on world day ``event.day`` (default: today) and is reported by
 :meth:`changes` on that day. Re-applying an identical event is a no-op (returns the first one).
 Exceptions never carry NIPs or other personal data.
@@ -68,6 +75,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache, lru_cache
@@ -301,6 +309,10 @@ class World:
         self._event_seq = 0
         self._vec_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._fam_cache: OrderedDict[tuple[int, int, int], _Fam] = OrderedDict()
+        # fault knob (common.Faults.keppres_withhold_rate / keppres_withhold): decrees SIASN
+        # accepts but never applies, and the ones it withheld (usulan id -> (jenis, day))
+        self._withhold: tuple[float, frozenset[str], int] = (0.0, frozenset(), 0)
+        self._withheld: dict[str, tuple[str, int]] = {}
         self._generate()
 
     # ------------------------------------------------------------------ generation
@@ -1442,6 +1454,41 @@ class World:
             i = self.index_of(nip)
             out = list(self._events.get(i, ())) if i is not None else []
         return sorted(out, key=lambda e: e.seq)
+
+    # ------------------------------------------------------------------ withheld decrees
+    def set_keppres_withhold(
+        self, rate: float = 0.0, usulan_ids: Iterable[str] = (), seed: int = 0
+    ) -> None:
+        """Fault knob: SIASN answers a delivered Keppres KP or pemberhentian (status 32) but
+        leaves the employee as it was, for the usulan in ``usulan_ids`` and a stable share
+        ``rate`` of the others (chosen by ``seed`` and the usulan id). Decrees already
+        delivered keep what happened to them."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be within [0, 1]")
+        self._withhold = (float(rate), frozenset(map(str, usulan_ids)), int(seed))
+
+    def withholds_keppres(self, usulan_id: str, jenis: str, day: int) -> bool:
+        """Whether SIASN withholds the Keppres of ``usulan_id`` delivered on ``day`` (only
+        ``KP`` and ``PEMBERHENTIAN``: the decrees the hub cross-checks); a withheld one is
+        remembered for :meth:`withheld_keppres`. Called once, on the first delivery."""
+        rate, ids, seed = self._withhold
+        if jenis not in ("KP", "PEMBERHENTIAN"):
+            return False
+        if usulan_id in self._withheld:
+            return True
+        raw = f"{seed}:keppres-withhold:{usulan_id}".encode()
+        unit = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little") / 2.0**64
+        if usulan_id not in ids and not unit < rate:
+            return False
+        self._withheld[usulan_id] = (jenis, int(day))
+        return True
+
+    def withheld_keppres(self) -> list[dict[str, Any]]:
+        """Ground truth of the withheld decrees: ``{usulan_id, jenis, day, date}`` by day, id."""
+        return [
+            {"usulan_id": uid, "jenis": jenis, "day": d, "date": day_to_date(d).isoformat()}
+            for uid, (jenis, d) in sorted(self._withheld.items(), key=lambda kv: (kv[1][1], kv[0]))
+        ]
 
 
 # ---------------------------------------------------------------------- helpers

@@ -204,3 +204,36 @@ def test_stored_record_schema_uses_python_names() -> None:
     assert {"nip_baru", "tgl_lahir", "family"} <= set(doc["properties"])
     rec = m.AsnRecord.from_siasn(samples.data_utama(), samples.pasangan())
     jsonschema.Draft202012Validator(doc).validate(rec.model_dump(mode="json"))
+
+
+def test_every_siapp_page_model_has_a_schema() -> None:
+    """Each SIAPP NV list page (the reconciliation's ``/api/v1/dokumen`` too) is on the wire
+    contract, and a page the model accepts validates against its schema."""
+    from siapp_siasn.models import siapp
+
+    pages = {
+        name: obj
+        for name, obj in vars(siapp).items()
+        if isinstance(obj, type)
+        and issubclass(obj, siapp.SiappPage)
+        and name.isidentifier()
+        and obj is not siapp.SiappPage
+    }
+    covered = {id(spec.model) for spec in schemas.SCHEMAS}
+    assert "SiappDokumenInventoryPage" in pages
+    assert sorted(n for n, page in pages.items() if id(page) not in covered) == []
+    page = {
+        "data": [
+            {
+                "usulan_id": "U-1",
+                "id": "D-1",
+                "jenis": "SK_KP",
+                "sha256": "a" * 64,
+                "size": 10,
+                "updated_at": "2026-11-30T00:00:00Z",
+            }
+        ],
+        "next_cursor": None,
+    }
+    m.SiappDokumenInventoryPage.model_validate(page)
+    validator("siapp_dokumen_inventory_page").validate(page)

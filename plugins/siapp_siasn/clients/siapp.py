@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LIST = "/api/v1/{resource}"
 DOKUMEN = "/api/v1/dokumen/{id}"
+DOKUMEN_LIST = "/api/v1/dokumen"
 INBOUND = "/api/v1/inbound/{kind}"
 RESOURCES = frozenset({"usulan", "verifikasi", "keppres", "pic"})
 INBOUND_KINDS = frozenset({"status-usulan", "pertek", "ralat-pertek", "penolakan"})
@@ -114,6 +115,37 @@ class SiappClient(ServiceClient):
             if nxt in cursors:
                 raise ApiError(resp.status, LIST, "pagination loop: next_cursor repeats")
             cursors.add(nxt)
+            cursor = str(nxt)
+
+    async def iter_dokumen_pages(self, page_size: int = 1000) -> AsyncIterator[list[Any]]:
+        """The document inventory (``GET /api/v1/dokumen``: every document SIAPP NV holds), one
+        page of raw rows at a time, following ``next_cursor``.
+
+        Pages, not rows: the reconciliation validates and sets aside a bad page as a whole.
+        Rows a repeated page brings back are not dropped here (the comparison collapses exact
+        repeats). A body that is not a page raises :class:`ApiError`.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        stats = self.api.stats.pagination
+        cursors: set[str] = set()
+        cursor: str | None = None
+        while True:
+            query: dict[str, object] = {"limit": page_size}
+            if cursor is not None:
+                query["cursor"] = cursor
+            resp = await self.api.request("GET", DOKUMEN_LIST, query=query)
+            stats["pages"] += 1
+            body = resp.data
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise ApiError(resp.status, DOKUMEN_LIST, "unexpected page shape (no data list)")
+            yield body["data"]
+            nxt = body.get("next_cursor")
+            if not nxt:
+                return
+            if nxt in cursors:
+                raise ApiError(resp.status, DOKUMEN_LIST, "pagination loop: next_cursor repeats")
+            cursors.add(str(nxt))
             cursor = str(nxt)
 
     async def download_dokumen(

@@ -112,6 +112,12 @@ SCHEMAS: tuple[SchemaSpec, ...] = (
     SchemaSpec("siapp_keppres_page", siapp.SiappKeppresPage, "inbound", "GET /api/v1/keppres"),
     SchemaSpec("siapp_pic_page", siapp.SiappPicPage, "inbound", "GET /api/v1/pic"),
     SchemaSpec(
+        "siapp_dokumen_inventory_page",
+        siapp.SiappDokumenInventoryPage,
+        "inbound",
+        "GET /api/v1/dokumen",
+    ),
+    SchemaSpec(
         "siapp_inbound_accepted", siapp.InboundAccepted, "inbound", "POST /api/v1/inbound/*"
     ),
     SchemaSpec(

@@ -150,10 +150,27 @@ class SiappPage(SiappModel, Generic[ItemT]):
     next_cursor: Cursor = None
 
 
+class SiappDokumenInventoryRow(SiappModel):
+    """`GET /api/v1/dokumen` item: one document SIAPP NV holds (the reconciliation's inventory).
+
+    Usulan documents of every version, Keppres copies, and the pertek / ralat pertek copies the
+    hub delivered (``jenis`` PERTEK / RALAT_PERTEK; ``id`` is then the id SIAPP NV answered the
+    inbound POST with)."""
+
+    usulan_id: SiappId
+    id: SiappId
+    jenis: Code = None
+    id_ref_dokumen: Code = None
+    sha256: Annotated[Sha256Hex, NotNull]
+    size: Annotated[SizeBytes, NotNull]
+    updated_at: UtcDatetime
+
+
 SiappUsulanPage = SiappPage[SiappUsulan]
 SiappVerifikasiPage = SiappPage[SiappVerifikasi]
 SiappKeppresPage = SiappPage[SiappKeppres]
 SiappPicPage = SiappPage[SiappPic]
+SiappDokumenInventoryPage = SiappPage[SiappDokumenInventoryRow]
 
 SIAPP_PAGES: dict[str, type[SiappPage[object]]] = {
     "usulan": SiappUsulanPage,  # type: ignore[dict-item]

@@ -2,10 +2,10 @@
 
 ``Store(url)`` owns the engine and the schema (migrations) and builds one repository per
 concern, all on that engine: ``referensi``, ``asn``, ``state``, ``quarantine``, ``lineage``,
-``quality``, ``outbox``, ``documents``, ``usulan``. Every write takes an optional ``conn``:
-pass the connection of ``with store.transaction() as conn:`` to group writes of several
-repositories into one transaction. Pure Python, no Airflow (Airflow code gets a store from
-:class:`siapp_siasn.hooks.store.StoreHook`).
+``quality``, ``outbox``, ``documents``, ``usulan``, ``reconciliation``. Every write takes an
+optional ``conn``: pass the connection of ``with store.transaction() as conn:`` to group
+writes of several repositories into one transaction. Pure Python, no Airflow (Airflow code
+gets a store from :class:`siapp_siasn.hooks.store.StoreHook`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from siapp_siasn.store.migrate import current_revision, head_revision, migrate
 from siapp_siasn.store.outbox import OutboxRepository
 from siapp_siasn.store.quality import QualityRepository
 from siapp_siasn.store.quarantine import QuarantineRepository
+from siapp_siasn.store.reconciliation import ReconciliationRepository
 from siapp_siasn.store.referensi import ReferensiRepository
 from siapp_siasn.store.state import StateRepository
 from siapp_siasn.store.tables import (
@@ -85,6 +86,9 @@ class Store:
         self.outbox = OutboxRepository(self.engine)
         self.documents = DocumentRepository(self.engine)
         self.usulan = UsulanRepository(self.engine)
+        self.reconciliation = ReconciliationRepository(
+            self.engine, key_hash=self.quarantine.key_hash
+        )
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"

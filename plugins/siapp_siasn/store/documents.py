@@ -2,15 +2,18 @@
 and SIASN (hash, size, where it came from and went, transfer and check state).
 
 An upsert that changes nothing writes nothing, so replaying a flow leaves the ledger as it was.
+:meth:`DocumentRepository.iter_inventory` reads the whole ledger as the reconciliation's
+inventory, in pandas chunks of bounded size.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -21,7 +24,14 @@ from siapp_siasn.store.types import utcnow
 from siapp_siasn.store.values import coerce, short_error, values_for
 from siapp_siasn.utils import chunks
 
-__all__ = ["LEDGER_FIELDS", "LEDGER_REQUIRED", "DocumentRepository"]
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "INVENTORY_DTYPES",
+    "LEDGER_DIRECTIONS",
+    "LEDGER_FIELDS",
+    "LEDGER_REQUIRED",
+    "DocumentRepository",
+]
 
 #: Columns of ``document_ledger`` that ``documents.upsert`` takes.
 LEDGER_FIELDS: tuple[str, ...] = (
@@ -44,6 +54,51 @@ LEDGER_FIELDS: tuple[str, ...] = (
 
 #: Columns a new ledger row needs.
 LEDGER_REQUIRED: tuple[str, ...] = ("direction", "source_system", "target_system")
+
+#: ``document_ledger.direction`` values (as ``flows.usulan_push`` writes them).
+LEDGER_DIRECTIONS: tuple[str, ...] = ("siapp_to_siasn", "siasn_to_siapp")
+
+#: The one column set of every inventory chunk the reconciliation compares (SIAPP NV, SIASN,
+#: ledger). Defined here, with the store, because the ledger's reader yields it; the flow
+#: imports it. In the ledger's chunks ``ref`` is the ledger's ``doc_id``.
+INVENTORY_COLUMNS: tuple[str, ...] = (
+    "usulan_id",
+    "jenis",
+    "direction",
+    "ref",
+    "sha256",
+    "size",
+    "status",
+)
+
+#: Their dtypes: pandas' ``str`` (pyarrow-backed when pyarrow is installed: one contiguous
+#: buffer, no object per value), categoricals for the few-valued columns, nullable Int64 sizes.
+INVENTORY_DTYPES: dict[str, Any] = {
+    "usulan_id": "str",
+    "jenis": "category",
+    "direction": pd.CategoricalDtype(LEDGER_DIRECTIONS),
+    "ref": "str",
+    "sha256": "str",
+    "size": "Int64",
+    "status": "category",
+}
+
+
+_REF = INVENTORY_COLUMNS.index("ref")
+
+
+def _fetch_tuples(c: Connection, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
+    """Every row of ``stmt`` as the driver's plain tuples, through the driver's cursor on the
+    connection (and in the transaction) of ``c``."""
+    compiled = stmt.compile(dialect=c.dialect)
+    values = compiled.construct_params(params)
+    args: Any = [values[k] for k in compiled.positiontup or ()] if compiled.positional else values
+    cursor = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 class DocumentRepository(Repository):
@@ -74,6 +129,57 @@ class DocumentRepository(Repository):
                     (r["doc_id"], dict(r)) for r in c.execute(stmt, {"ids": part}).mappings()
                 )
         return out
+
+    def for_usulan(
+        self, usulan_ids: Iterable[str], *, conn: Connection | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The ledger rows of the usulan ``usulan_ids`` (every column; ``usulan_id`` is
+        indexed), ordered by ``doc_id``."""
+        t = document_ledger
+        stmt = self._statement(
+            "for_usulan",
+            lambda: (
+                sa.select(t)
+                .where(t.c.usulan_id.in_(sa.bindparam("ids", expanding=True)))
+                .order_by(t.c.doc_id)
+            ),
+        )
+        wanted = sorted({u for u in usulan_ids if u})
+        out: builtins.list[dict[str, Any]] = []
+        with self._tx(conn, "documents.for_usulan") as c:
+            for part in chunks(wanted, IN_CHUNK):
+                out += [dict(r) for r in c.execute(stmt, {"ids": part}).mappings()]
+        return out
+
+    def by_target(
+        self,
+        target_system: str,
+        *,
+        dok_ids: Iterable[str] = (),
+        dok_uris: Iterable[str] = (),
+        conn: Connection | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """The ledger rows whose copy at ``target_system`` has one of ``dok_ids`` or one of
+        ``dok_uris`` (every column; each row once, ordered by ``doc_id``). The reconciliation
+        maps what a destination lists back to the document the hub sent by this; both look-ups
+        are indexed (migration 0004)."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._tx(conn, "documents.by_target") as c:
+            for column, values in (("target_dok_id", dok_ids), ("target_dok_uri", dok_uris)):
+                stmt = self._statement(f"by_{column}", partial(self._by_target, column))
+                wanted = sorted({str(v) for v in values if v})
+                for part in chunks(wanted, IN_CHUNK):
+                    params = {"system": target_system, "ids": part}
+                    out.update((r["doc_id"], dict(r)) for r in c.execute(stmt, params).mappings())
+        return [out[k] for k in sorted(out)]
+
+    @staticmethod
+    def _by_target(column: str) -> sa.Select[Any]:
+        t = document_ledger
+        return sa.select(t).where(
+            t.c.target_system == sa.bindparam("system", type_=t.c.target_system.type),
+            t.c[column].in_(sa.bindparam("ids", expanding=True)),
+        )
 
     def upsert(self, doc_id: str, *, conn: Connection | None = None, **fields: Any) -> None:
         """Create or update the ledger row of ``doc_id`` with the given columns.
@@ -174,6 +280,54 @@ class DocumentRepository(Repository):
         )
         with self._tx(conn, "documents.list") as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+    def iter_inventory(
+        self,
+        chunk_size: int = 50_000,
+        *,
+        direction: str | None = None,
+        conn: Connection | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """The ledger (or its rows of one ``direction``) as DataFrames of at most
+        ``chunk_size`` rows with :data:`INVENTORY_COLUMNS` and :data:`INVENTORY_DTYPES`, in
+        ``doc_id`` order; no chunk is empty.
+
+        Keyset pagination on the primary key (``doc_id > last ORDER BY doc_id LIMIT n``, never
+        ``OFFSET``): each page is an index range scan however deep into the ledger, and only
+        one page is held in memory. Without ``conn`` each page is read in a short transaction
+        of its own (no connection is held between chunks); rows are never deleted, so every
+        row present throughout is yielded exactly once. Pages are fetched as plain tuples from
+        the driver's cursor: SQLAlchemy's row objects would double the read time of a large
+        ledger.
+        """
+        if chunk_size < 1:
+            raise ValueError("iter_inventory: chunk_size must be at least 1")
+        t = document_ledger
+        columns = [t.c[name] for name in INVENTORY_COLUMNS if name != "ref"]
+        columns.insert(_REF, t.c.doc_id.label("ref"))
+        base = where_given(sa.select(*columns), ((t.c.direction, direction),))
+        first = base.order_by(t.c.doc_id).limit(chunk_size)
+        after = (
+            base.where(t.c.doc_id > sa.bindparam("after")).order_by(t.c.doc_id).limit(chunk_size)
+        )
+        last: str | None = None
+        while True:
+            with self._tx(conn, "documents.iter_inventory") as c:
+                if last is None:
+                    rows = _fetch_tuples(c, first, {})
+                else:
+                    rows = _fetch_tuples(c, after, {"after": last})
+            if not rows:
+                return
+            full = len(rows) == chunk_size
+            last = rows[-1][_REF]
+            chunk = pd.DataFrame.from_records(rows, columns=INVENTORY_COLUMNS).astype(
+                INVENTORY_DTYPES
+            )
+            del rows  # only the DataFrame is held while the caller works on it
+            yield chunk
+            if not full:
+                return
 
     def stats(self, *, conn: Connection | None = None) -> dict[str, int]:
         """Document counts: ``total``, one key per status (``{status: n}``) and one per

@@ -325,6 +325,75 @@ document_ledger = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index(None, "usulan_id"),
     sa.Index(None, "status"),
+    # the reconciliation maps a copy a destination lists back to its ledger row (migration 0004)
+    sa.Index(None, "target_system", "target_dok_id"),
+    sa.Index(None, "target_system", "target_dok_uri"),
+)
+
+#: Kinds of presidential decree the reconciliation cross-checks against SIASN (migration 0004):
+#: ``kp`` (kenaikan pangkat: data-utama and rw-golongan) and ``pemberhentian`` (kedudukan hukum).
+KEPPRES_KINDS = ("kp", "pemberhentian")
+#: Outcome of one decree cross-check (migration 0004).
+KEPPRES_CHECK_STATUSES = ("applied", "keppres_not_applied")
+
+# Document reconciliation (migration 0004): its runs, the document keys that were not ok, and
+# the decree cross-checks. Keys and reason codes only, never a NIP or any other personal value.
+reconciliation_run = sa.Table(
+    "reconciliation_run",
+    metadata,
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("params", JSONType, nullable=False),
+    sa.Column("counts", JSONType),
+    sa.Column("report_csv", sa.String(1024)),
+    sa.Column("report_html", sa.String(1024)),
+    sa.Index(None, "started_at"),
+)
+
+# one row per document key seen not ok, the comparison's key (usulan_id, direction, ref: ref is
+# the ledger's doc_id, so two documents of one jenis are two rows); "" stands for a key part the
+# item has not (an usulan with no answer has no direction nor ref): NULL would defeat the
+# primary key. jenis is a plain column.
+reconciliation_item = sa.Table(
+    "reconciliation_item",
+    metadata,
+    sa.Column("usulan_id", sa.String(64), primary_key=True),
+    sa.Column("direction", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(255), primary_key=True),
+    sa.Column("jenis", sa.String(64)),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("first_seen_run", sa.String(255), nullable=False),
+    sa.Column("last_seen_run", sa.String(255), nullable=False),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("repair_attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_attempt_run", sa.String(255)),
+    sa.Column("last_attempt_at", UTCDateTime()),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("repaired_at", UTCDateTime()),
+    sa.Column("unrepairable_reason", sa.String(255)),
+    sa.Column("flagged_at", UTCDateTime()),
+    sa.Column("resolved_run", sa.String(255)),
+    sa.Column("resolved_at", UTCDateTime()),
+    sa.Index(None, "category"),
+    sa.Index(None, "resolved_at"),
+)
+
+keppres_check = sa.Table(
+    "keppres_check",
+    metadata,
+    sa.Column("usulan_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("nip_hash", sa.String(64), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=False),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("age_days", sa.Integer(), nullable=False),
+    sa.Column("run_id", sa.String(255)),
+    sa.CheckConstraint("kind IN ('kp', 'pemberhentian')", name="kind"),
+    sa.CheckConstraint("status IN ('applied', 'keppres_not_applied')", name="status"),
+    sa.Index(None, "status"),
 )
 
 #: Read-only views for SIAPP NV consumers, created by migration 0002.

@@ -1,0 +1,1 @@
+"""Reports the hub writes to files (CSV, self-contained HTML): no Airflow, no personal data."""
