@@ -350,6 +350,17 @@ def _print(results: dict[str, Any]) -> None:
         print(
             f"{peer:<11} {res['seconds']:>8.2f} {load:>8} {run.wall_s:>8.2f} {rss:>12.0f} {exact}"
         )
+    times = {peer: res["seconds"] for peer, (_, res) in results.items()}
+    if "ours" in times:
+        ratios = []
+        for peer, (_, res) in results.items():
+            if peer == "ours":
+                continue
+            ratios.append(f"ours/{peer} {times['ours'] / res['seconds']:.2f}")
+            if "load_seconds" in res:
+                total = res["seconds"] + res["load_seconds"]
+                ratios.append(f"ours/{peer}(load+join) {times['ours'] / total:.2f}")
+        print("time ratios (< 1: ours faster): " + ", ".join(ratios))
     print(
         "time s: the comparison (ours: read + partition + compare; postgresql: the join query "
         "only; datacompy: read + two compares). child s: the whole child process. PostgreSQL's "
