@@ -39,7 +39,10 @@ Runs daily (Asia/Jakarta) and proves three things, repairing what it can.
    (same Idempotency-Key, same ledger row) and verified; what no transfer can fix is flagged
    once with its reason and not retried. A CSV of the differences and an HTML page with a chart
    are written under `report_dir`; their paths and the counts per category are in the lineage
-   record (XCom, store, Asset `hub://reconciliation`).
+   record (XCom, store, Asset `hub://reconciliation`). **Every usulan has exactly one answer**:
+   usulan SIAPP NV sent that were neither delivered to SIASN nor refused back
+   `no_answer_days` after submission are counted as `usulan_no_answer` (ids and ages in the
+   store's lifecycle; `store.usulan.no_answer`).
 
 **Params**
 
@@ -49,6 +52,7 @@ Runs daily (Asia/Jakarta) and proves three things, repairing what it can.
 | `repair_limit` | items re-transferred per run at most (0: compare and record only) |
 | `max_attempts` | runs that may try to repair an item before it is flagged unrepairable |
 | `report_dir` | folder of the reports (empty: the system's temp directory) |
+| `no_answer_days` | days after which an usulan with no answer is `usulan_no_answer` |
 """
 
 with DAG(
@@ -86,6 +90,14 @@ with DAG(
             description="Runs that may try to repair a document before it is flagged "
             "unrepairable (once, with its reason).",
         ),
+        "no_answer_days": Param(
+            14,
+            type="integer",
+            minimum=0,
+            maximum=365,
+            description="Days after submission when an usulan with no answer (neither "
+            "delivered to SIASN nor refused back to SIAPP NV) is reported as usulan_no_answer.",
+        ),
         "report_dir": Param(
             "",
             type="string",
@@ -102,6 +114,7 @@ with DAG(
         repair_limit="{{ params.repair_limit }}",
         max_attempts="{{ params.max_attempts }}",
         report_dir="{{ params.report_dir }}",
+        no_answer_days="{{ params.no_answer_days }}",
         outlets=[RECONCILIATION_ASSET],
         trigger_rule=TriggerRule.ALL_DONE,
     )

@@ -8,6 +8,7 @@ the Asset event `hub://reconciliation` carrying the counts per category and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -46,7 +47,12 @@ def test_one_dag_run_reconciles_repairs_and_publishes_lineage(tmp_path: Path) ->
         expected = sb.truth("dokumen-faults")["expected"]
         env = AirflowEnv(home, sandbox_connections(sb.siasn_url, sb.siapp_url, store_url))
         log = tmp_path / "run.log"
-        conf = {"keppres_min_age_days": 1, "repair_limit": 10, "report_dir": str(tmp_path / "r")}
+        conf = {
+            "keppres_min_age_days": 1,
+            "repair_limit": 10,
+            "report_dir": str(tmp_path / "r"),
+            "no_answer_days": 0,
+        }
         code = env.dags_test("dokumen_reconciliation", conf=conf, log_path=log)
         assert code == 0, f"DAG run failed; log: {log}\n{log.read_text()[-4000:]}"
 
@@ -59,8 +65,15 @@ def test_one_dag_run_reconciles_repairs_and_publishes_lineage(tmp_path: Path) ->
     }
     assert set(lineage) == {"check_keppres", "reconcile"}
     reconcile = lineage["reconcile"]
-    found = {c: n for c, n in reconcile["extra"]["categories"].items() if n and c != "ok"}
+    categories = reconcile["extra"]["categories"]
+    found = {c: n for c, n in categories.items() if n and c not in ("ok", "usulan_no_answer")}
     assert found == expected  # the params rendered: report_dir, repair_limit
+    # no_answer_days=0: every usulan not yet delivered nor refused when the run looked
+    waiting = store.usulan.no_answer(
+        as_of=dt.datetime.fromisoformat(reconcile["started_at"]), days=0
+    )
+    assert categories["usulan_no_answer"] == len(waiting)
+    assert reconcile["extra"]["usulan_no_answer"]["after_days"] == 0
     assert Path(reconcile["extra"]["report"]["csv"]).is_relative_to(tmp_path / "r")
     assert reconcile["extra"]["repair"]["attempted"] >= 2  # missing + corrupt re-transferred
     assert lineage["check_keppres"]["extra"]["keppres"]["checked"] > 0

@@ -50,7 +50,7 @@ from siapp_siasn.reports.reconciliation import write_report
 from siapp_siasn.store import Store
 from siapp_siasn.store.reconciliation import ReconItem
 
-__all__ = ["PUBLIC_VISIBLE_JENIS", "ReconcileParams", "ReconcileResult", "reconcile"]
+__all__ = ["NO_ANSWER", "PUBLIC_VISIBLE_JENIS", "ReconcileParams", "ReconcileResult", "reconcile"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 PUBLIC_VISIBLE_JENIS = frozenset({"SALINAN_KEPPRES"})
 
 FLOW = "F4/F7"
+#: category of usulan SIAPP NV sent that got no answer (delivered or refused) in time
+NO_ANSWER = "usulan_no_answer"
 _SOURCE = Endpoint(
     system="siapp+siasn+hub-store",
     endpoint="/api/v1/dokumen; /apisiasn/1.0/siapp/dokumen; document_ledger",
@@ -78,6 +80,9 @@ class ReconcileParams:
 
     repair_limit: int = 50
     max_attempts: int = 3
+    #: an usulan SIAPP NV sent with no answer (delivered or refused) this many days later is
+    #: reported as ``usulan_no_answer``
+    no_answer_days: int = 14
     dry_run: bool = False
     verify: bool = True
     report_dir: Path | None = None
@@ -89,6 +94,8 @@ class ReconcileParams:
     pipe_depth: int = 2
 
     def __post_init__(self) -> None:
+        if self.no_answer_days < 0:
+            raise FlowConfigError("no_answer_days >= 0")
         if self.repair_limit < 0 or self.max_attempts < 1:
             raise FlowConfigError("repair_limit >= 0 and max_attempts >= 1")
         if min(self.siapp_page_size, self.siasn_page_size, self.ledger_chunk_size) < 1:
@@ -277,6 +284,10 @@ async def reconcile(
                 flag_not_repairable(store, run, limit=max(params.repair_limit, 1), result=repair)
             record.requests = {"siasn": siasn.metrics(), "siapp": siapp.metrics()}
         counts = {c: int(result.counts[c]) for c in CATEGORIES}
+        # every usulan has exactly one answer: the ones with none after N days, a category of
+        # their own (ids and ages in the store's lifecycle, counts here)
+        no_answer = store.usulan.no_answer(as_of=run.now, days=params.no_answer_days)
+        counts[NO_ANSWER] = len(no_answer)
         if not params.dry_run:
             store.reconciliation.finish_run(
                 run_id,
@@ -302,6 +313,11 @@ async def reconcile(
             "items": items,
             "repair": repair.summary(),
             "dry_run": params.dry_run,
+            NO_ANSWER: {
+                "count": len(no_answer),
+                "after_days": params.no_answer_days,
+                "oldest_age_days": max((r["age_days"] for r in no_answer), default=None),
+            },
         }
         log.info("reconciliation %s: %s", run_id, counts)
         return record

@@ -64,6 +64,7 @@ from siapp_siasn.flows.usulan_rules import (
     HELD_NO_PUBLIC_ENDPOINT,
     LINKED,
     TARGETS,
+    WAITING_FOR_MIRROR,
     DocumentIntegrityError,
     PayloadError,
     RetryPolicy,
@@ -693,14 +694,17 @@ def plan_groups(
     """Due rows grouped (oldest first), cut at the first earlier item still waiting.
 
     An item in backoff holds back the later items of its group, so order within a group
-    survives retries. Only ``retry`` rows can be waiting: a ``pending`` row is due at once (a
-    failed attempt is what sets a later ``next_attempt_at``, and it makes the row ``retry``),
-    and a due row left out by the run's limit comes after every row taken.
+    survives retries; so does an usulan held for the ASN mirror (``WAITING_FOR_MIRROR``).
+    Otherwise only ``retry`` rows can be waiting: a ``pending`` row is due at once (a failed
+    attempt is what sets a later ``next_attempt_at``, and it makes the row ``retry``), and a
+    due row left out by the run's limit comes after every row taken.
     """
     due_ids = {r.id for r in due}
     wanted = set(flows)
     waiting: dict[tuple[str, str], int] = {}
-    for r in store.outbox.list(status="retry"):
+    # an usulan held until its employee is in the ASN mirror holds back what follows it
+    held = store.outbox.list(flow=FLOW_USULAN, status="pending", reason=WAITING_FOR_MIRROR)
+    for r in [*store.outbox.list(status="retry"), *held]:
         if r.flow in wanted and r.id not in due_ids:
             g = group_key(r.flow, r.entity_id, r.payload)
             waiting[g] = min(waiting.get(g, r.id), r.id)

@@ -16,7 +16,7 @@ across reruns, different for every new version, so each version reaches the othe
 | ``pic`` | SIASN | ``POST siapp/pic`` | F8 |
 | ``status-usulan`` | SIAPP NV | ``POST inbound/status-usulan`` | F3 |
 | ``pertek`` / ``ralat-pertek`` | SIAPP NV | ``POST inbound/pertek`` / ``ralat-pertek`` (PDF) | F4 |
-| ``penolakan`` | SIAPP NV | ``POST inbound/penolakan`` (scope refusals) | F5 |
+| ``penolakan`` | SIAPP NV | ``POST inbound/penolakan`` (scope and invalid-field refusals) | F5 |
 """
 
 from __future__ import annotations
@@ -163,9 +163,25 @@ JENIS_DI_LUAR_PKS = "JENIS_DI_LUAR_PKS"
 KATEGORI_DI_LUAR_PKS = "KATEGORI_DI_LUAR_PKS"
 PENGANGKATAN_JPT = "PENGANGKATAN_JPT"
 GOLONGAN_DI_BAWAH_IVB = "GOLONGAN_DI_BAWAH_IVB"
+GOLONGAN_TIDAK_DIKETAHUI = "GOLONGAN_TIDAK_DIKETAHUI"
 ASN_TIDAK_AKTIF = "ASN_TIDAK_AKTIF"
 PAYLOAD_TIDAK_VALID = "PAYLOAD_TIDAK_VALID"
 USULAN_DITOLAK_HUB = "USULAN_DITOLAK_HUB"
+#: suffix of the code of an usulan refused for one invalid field: ``GOLONGAN_BARU_ID_TIDAK_VALID``
+TIDAK_VALID = "_TIDAK_VALID"
+
+#: outbox ``reason`` of an usulan held because its employee is missing from the ASN mirror
+#: only because the employee's record was quarantined (F1): never a refusal, re-checked by
+#: every collect, sent (or refused for what the mirror then says) once a pull stored it
+WAITING_FOR_MIRROR = "waiting for the ASN mirror: the employee's F1 record is quarantined"
+#: lifecycle ``status`` of such an usulan
+MENUNGGU_MIRROR = "menunggu_mirror_asn"
+#: what the collect's lineage says about them (never the NIPs: they are in the held rows)
+WAITING_HINT = (
+    "usulan wait for employees whose SIASN record was quarantined (F1); trigger DAG "
+    "siasn_asn_daily with param nips (the NIPs of the usulan held in the outbox with this "
+    "reason) to re-pull them once the record is fixed"
+)
 
 #: the model's codes (`SiappUsulan.scope_violation`) -> the reason codes of docs/CONTRACT.md
 _MODEL_CODES = {
@@ -184,20 +200,33 @@ ALASAN: dict[str, str] = {
     GOLONGAN_DI_BAWAH_IVB: (
         "NIP tidak terdapat pada cermin data ASN golongan IV/b ke atas yang aktif"
     ),
+    GOLONGAN_TIDAK_DIKETAHUI: "Golongan ruang ASN tidak tercatat pada data SIASN",
     ASN_TIDAK_AKTIF: "ASN tidak lagi berstatus aktif pada data SIASN",
     PAYLOAD_TIDAK_VALID: "Data usulan tidak valid",
 }
 
+#: the alasan of GOLONGAN_DI_BAWAH_IVB when the employee *is* in the mirror (what was checked:
+#: the golongan SIASN holds, not the NIP's presence)
+ALASAN_GOLONGAN_TERCATAT = "Golongan ruang ASN pada data SIASN di bawah IV/b"
 
-def scope_reason(usulan: SiappUsulan, asn_row: Mapping[str, Any] | None) -> str | None:
-    """Why the PKS does not cover ``usulan`` (a reason code), or None when it does.
 
-    ``asn_row`` is the employee's current row in the hub's ASN mirror (``store.get_asn``), which
-    holds every active ASN of golongan IV/b and above: absent means below IV/b or unknown.
-    """
+def usulan_scope_reason(usulan: SiappUsulan) -> str | None:
+    """Why the PKS does not cover ``usulan`` by its own fields (jenis, kategori), or None."""
     violation = usulan.scope_violation()
-    if violation is not None:
-        return _MODEL_CODES.get(violation, violation)
+    return None if violation is None else _MODEL_CODES.get(violation, violation)
+
+
+def mirror_reason(asn_row: Mapping[str, Any] | None) -> str | None:
+    """Why the employee's row in the ASN mirror puts the usulan out of scope, or None.
+
+    The mirror holds every active ASN of golongan IV/b and above that SIASN lists (a full
+    sweep), and keeps departed ones as inactive: absent means "not listed as an active ASN
+    IV/b+", i.e. :data:`GOLONGAN_DI_BAWAH_IVB`, but only when the employee's record was not
+    quarantined on the way in; the caller checks that first (see
+    :func:`siapp_siasn.flows.usulan_sync.collect_siapp`), since absent-because-quarantined
+    must wait rather than be refused. A row without a golongan is
+    :data:`GOLONGAN_TIDAK_DIKETAHUI`, never "below IV/b".
+    """
     if asn_row is None:
         return GOLONGAN_DI_BAWAH_IVB
     if not asn_row.get("is_active"):
@@ -205,10 +234,48 @@ def scope_reason(usulan: SiappUsulan, asn_row: Mapping[str, Any] | None) -> str 
     try:
         golongan = int(str(asn_row.get("gol_ruang_akhir_id") or ""))
     except ValueError:
-        return GOLONGAN_DI_BAWAH_IVB
+        return GOLONGAN_TIDAK_DIKETAHUI
     if golongan < GOLONGAN_IV_B:
         return GOLONGAN_DI_BAWAH_IVB
     return None
+
+
+def scope_reason(usulan: SiappUsulan, asn_row: Mapping[str, Any] | None) -> str | None:
+    """Why the PKS does not cover ``usulan`` (a reason code), or None when it does.
+
+    ``asn_row`` is the employee's current row in the hub's ASN mirror (``store.asn.get``):
+    the usulan's own fields first (:func:`usulan_scope_reason`), then the mirror
+    (:func:`mirror_reason`).
+    """
+    return usulan_scope_reason(usulan) or mirror_reason(asn_row)
+
+
+def refusal_alasan(reason: str, asn_row: Mapping[str, Any] | None) -> str | None:
+    """The alasan told with ``reason`` when it must say more than :data:`ALASAN` (None: that)."""
+    if reason == GOLONGAN_DI_BAWAH_IVB and asn_row is not None:
+        return ALASAN_GOLONGAN_TERCATAT
+    return None
+
+
+def invalid_field_reason(exc: ValidationError) -> tuple[str, str]:
+    """``(code, alasan)`` of an usulan refused because SIAPP NV's record is invalid.
+
+    One invalid field gives ``<FIELD>_TIDAK_VALID`` (``GOLONGAN_BARU_ID_TIDAK_VALID``); several
+    give :data:`PAYLOAD_TIDAK_VALID`. The alasan names fields and error kinds only
+    (:func:`~siapp_siasn.models.errors.describe_validation_error`), never a value.
+    """
+    known = set(SiappUsulan.model_fields)
+    fields = sorted(
+        {
+            str(e["loc"][0])
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+            if e["loc"]
+        }
+    )
+    code = PAYLOAD_TIDAK_VALID
+    if len(fields) == 1 and fields[0] in known:
+        code = f"{fields[0].upper()}{TIDAK_VALID}"
+    return code, f"{ALASAN[PAYLOAD_TIDAK_VALID]}: {describe_validation_error(exc)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,15 +407,20 @@ def pic_payload(p: SiappPic) -> dict[str, Any]:
     return {"version": p.version, "body": body}
 
 
-def penolakan_payload(usulan_id: str, version: int | None, reason: str) -> dict[str, Any]:
-    """Outbox payload of a refusal reported to SIAPP NV (no NIP: SIAPP NV knows its usulan)."""
+def penolakan_payload(
+    usulan_id: str, version: int | None, reason: str, alasan: str | None = None
+) -> dict[str, Any]:
+    """Outbox payload of a refusal reported to SIAPP NV (no NIP: SIAPP NV knows its usulan).
+
+    ``alasan`` (redaction-safe) replaces the reason's text of :data:`ALASAN` when it says more.
+    """
     body = _body(
         InboundPenolakan,
         {
             "usulan_id": usulan_id,
             "version": version,
             "alasan_kode": reason,
-            "alasan": ALASAN.get(reason, ALASAN[PAYLOAD_TIDAK_VALID]),
+            "alasan": alasan or ALASAN.get(reason, ALASAN[PAYLOAD_TIDAK_VALID]),
         },
     )
     return {"usulan_id": usulan_id, "version": version, "body": body}

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from siapp_siasn.clients.siapp import iso_utc
 from siapp_siasn.flows import watermarks
 from siapp_siasn.flows.asn_sources import api_mode_of
@@ -28,20 +30,27 @@ from siapp_siasn.flows.usulan_rules import (
     DOKUMEN_SALINAN_KEPPRES,
     FLOW_PENOLAKAN,
     FLOW_STATUS,
+    FLOW_USULAN,
+    MENUNGGU_MIRROR,
     PAYLOAD_TIDAK_VALID,
     PKS_FLOW,
     RESOURCE_FLOW,
     USULAN_DITOLAK_HUB,
+    WAITING_FOR_MIRROR,
+    WAITING_HINT,
     PayloadError,
     idempotency_key,
+    invalid_field_reason,
     keppres_payload,
+    mirror_reason,
     penolakan_payload,
     pertek_payloads,
     pic_payload,
     ref_dokumen_id,
-    scope_reason,
+    refusal_alasan,
     status_payload,
     usulan_payload,
+    usulan_scope_reason,
     verifikasi_payload,
     version_hash,
 )
@@ -93,6 +102,9 @@ class _Work:
     lifecycle: list[tuple[str, dict[str, Any], dict[str, datetime | None]]] = field(
         default_factory=list
     )
+    #: outbox ids of usulan held for the mirror that may go now, and those refused after all
+    release: list[int] = field(default_factory=list)
+    refuse: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, flow: str, entity_id: str, payload: dict[str, Any], **kw: Any) -> OutboxItem:
         vhash = version_hash(payload)
@@ -118,6 +130,10 @@ class CollectResult:
     enqueued: int = 0
     rejected: int = 0
     quarantined: int = 0
+    #: usulan held until their employee's quarantined record is in the mirror (after the run)
+    waiting: int = 0
+    #: held usulan released this run (their employee is now in the mirror and in scope)
+    released: int = 0
     skipped: str | None = None
 
 
@@ -129,6 +145,11 @@ def _parse_ts(value: Any) -> datetime | None:
     except ValueError:
         return None
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _plain(value: Any, kind: Any) -> bool:
+    """``isinstance(value, kind)``, booleans excluded (JSON ``true`` is no id or version)."""
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 def _dedupe(raw_rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -162,10 +183,12 @@ def _usulan_refused(store: Store, usulan_id: str) -> bool:
 
 
 class _Collector:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, now: datetime | None = None) -> None:
         self.store = store
+        self.now = now
         self.reasons: dict[str, int] = {}
         self._asn: dict[str, dict[str, Any] | None] = {}
+        self._quarantined: dict[str, bool] = {}
         self._ref_salinan: str | None = None
 
     def keppres_payload(self, k: SiappKeppres) -> dict[str, Any]:
@@ -182,6 +205,13 @@ class _Collector:
         if nip not in self._asn:
             self._asn[nip] = self.store.asn.get(nip)
         return self._asn[nip]
+
+    def quarantined(self, nip: str) -> bool:
+        """Whether the mirror lacks ``nip`` because F1 quarantined the employee's record."""
+        if nip not in self._quarantined:
+            digest = self.store.quarantine.key_hash(nip)
+            self._quarantined[nip] = bool(self.store.usulan.employees_quarantined([digest]))
+        return self._quarantined[nip]
 
     def quarantine(
         self, work: _Work, resource: str, key: str, reason: str, detail: str, raw: Any
@@ -215,12 +245,17 @@ class _Collector:
         for raw in odd:
             self.quarantine(work, resource, "", "invalid", "not an object", raw)
             res.quarantined += 1
+        if resource == "usulan":
+            self.recheck_waiting(work, res)
         for raw in rows:
             ts = _parse_ts(raw.get("updated_at"))
             if ts is not None and (newest is None or ts > newest):
                 newest = ts
             model, error = validate_payload(_MODELS[resource], raw)
             if model is None:
+                if resource == "usulan":
+                    self.invalid_usulan(work, raw, error or "", res)
+                    continue
                 key = str(raw.get("id") or "")
                 self.quarantine(work, resource, key, "invalid", error or "", raw)
                 res.quarantined += 1
@@ -233,14 +268,20 @@ class _Collector:
         return work, newest
 
     def usulan(self, work: _Work, u: SiappUsulan, raw: dict[str, Any], res: CollectResult) -> None:
-        reason = scope_reason(u, self.asn_row(u.nip))
+        """Decide one valid usulan version: sent, refused (with the reason really checked), or
+        held until its employee's quarantined record reaches the mirror."""
+        asn = self.asn_row(u.nip)
+        reason = usulan_scope_reason(u)
+        waiting = reason is None and asn is None and self.quarantined(u.nip)
+        if reason is None and not waiting:
+            reason = mirror_reason(asn)
         detail = ALASAN.get(reason or "", "")
         try:
             payload = usulan_payload(u)
         except PayloadError as exc:
             payload = {"usulan_id": u.id, "version": u.version, "invalid": True}
             if reason is None:
-                reason, detail = PAYLOAD_TIDAK_VALID, str(exc)
+                reason, detail, waiting = PAYLOAD_TIDAK_VALID, str(exc), False
         flow = RESOURCE_FLOW["usulan"]
         vhash = version_hash(payload)
         if idempotency_key(flow, u.id, vhash) in _existing_keys(self.store, flow, u.id):
@@ -254,15 +295,97 @@ class _Collector:
             "instansi_id": u.instansi_id,
         }
         stamps = {"submitted_at": u.created_at or u.updated_at}
+        if waiting:
+            # listed by SIASN but refused by the mirror (F1 quarantine): not an answer yet
+            work.add(flow, u.id, payload, reason=WAITING_FOR_MIRROR)
+            work.lifecycle.append((u.id, {**fields, "status": MENUNGGU_MIRROR}, stamps))
+            res.waiting += 1
+            return
         if reason is None:
             work.add(flow, u.id, payload)
             work.lifecycle.append((u.id, {**fields, "status": "diterima_hub"}, stamps))
             res.enqueued += 1
             return
+        alasan = refusal_alasan(reason, asn)
         work.add(flow, u.id, payload, status="rejected", reason=reason)
-        work.add(FLOW_PENOLAKAN, u.id, penolakan_payload(u.id, u.version, reason))
+        work.add(FLOW_PENOLAKAN, u.id, penolakan_payload(u.id, u.version, reason, alasan))
         work.lifecycle.append((u.id, {**fields, "status": "ditolak_hub"}, stamps))
-        self.quarantine(work, "usulan", u.id, reason, detail, raw)
+        self.quarantine(work, "usulan", u.id, reason, alasan or detail, raw)
+        res.rejected += 1
+
+    def recheck_waiting(self, work: _Work, res: CollectResult) -> None:
+        """Usulan held for the mirror (:data:`WAITING_FOR_MIRROR`), decided again: released
+        once the employee is in the mirror and in scope, refused for what the mirror then
+        says, held while the record is still quarantined."""
+        held = self.store.outbox.list(flow=FLOW_USULAN, status="pending", reason=WAITING_FOR_MIRROR)
+        for row in held:
+            body = row.payload.get("body") or {}
+            nip = str(body.get("nip") or "")
+            asn = self.asn_row(nip)
+            if asn is None and self.quarantined(nip):
+                res.waiting += 1
+                continue
+            reason = mirror_reason(asn)
+            if reason is None:
+                work.release.append(row.id)
+                work.lifecycle.append((row.entity_id, {"status": "diterima_hub"}, {}))
+                res.released += 1
+                continue
+            alasan = refusal_alasan(reason, asn)
+            version = row.payload.get("version")
+            work.refuse.append((row.id, reason))
+            work.add(
+                FLOW_PENOLAKAN,
+                row.entity_id,
+                penolakan_payload(row.entity_id, version, reason, alasan),
+            )
+            work.lifecycle.append((row.entity_id, {"status": "ditolak_hub"}, {}))
+            self.quarantine(
+                work, "usulan", row.entity_id, reason, alasan or ALASAN[reason], row.payload
+            )
+            res.rejected += 1
+
+    def invalid_usulan(
+        self, work: _Work, raw: dict[str, Any], error: str, res: CollectResult
+    ) -> None:
+        """An usulan SIAPP NV sent with an invalid field: refused once (``penolakan`` naming the
+        field, never its value) with a lifecycle row, and kept in quarantine for audit. Without
+        a usable id SIAPP NV could not match an answer: quarantined only."""
+        try:
+            SiappUsulan.model_validate(raw)
+            code, alasan = PAYLOAD_TIDAK_VALID, ALASAN[PAYLOAD_TIDAK_VALID]
+        except ValidationError as exc:
+            code, alasan = invalid_field_reason(exc)
+        except (TypeError, ValueError, RecursionError):
+            code, alasan = PAYLOAD_TIDAK_VALID, ALASAN[PAYLOAD_TIDAK_VALID]
+        raw_id, raw_version = raw.get("id"), raw.get("version")
+        usulan_id = str(raw_id) if _plain(raw_id, str | int) and raw_id != "" else None
+        version = raw_version if _plain(raw_version, int) and raw_version >= 1 else None
+        refusal = None
+        if usulan_id is not None:
+            try:
+                refusal = penolakan_payload(usulan_id, version, code, alasan)
+            except PayloadError:
+                refusal = None
+        if usulan_id is None or refusal is None:
+            self.quarantine(work, "usulan", usulan_id or "", "invalid", error, raw)
+            res.quarantined += 1
+            return
+        payload = {"usulan_id": usulan_id, "version": version, "invalid": True, "kode": code}
+        vhash = version_hash(payload)
+        if idempotency_key(FLOW_USULAN, usulan_id, vhash) in _existing_keys(
+            self.store, FLOW_USULAN, usulan_id
+        ):
+            res.known += 1
+            return
+        work.add(FLOW_USULAN, usulan_id, payload, status="rejected", reason=code)
+        work.add(FLOW_PENOLAKAN, usulan_id, refusal)
+        submitted = _parse_ts(raw.get("created_at")) or _parse_ts(raw.get("updated_at"))
+        fields: dict[str, Any] = {"status": "ditolak_hub"}
+        if version is not None:
+            fields["version"] = str(version)
+        work.lifecycle.append((usulan_id, fields, {"submitted_at": submitted or self.now}))
+        self.quarantine(work, "usulan", usulan_id, "invalid", error, raw)
         res.rejected += 1
 
     def follow_up(
@@ -341,6 +464,10 @@ def _write(
     """
     with store.transaction() as conn:
         added = store.outbox.enqueue(work.items, conn=conn)
+        if work.release:
+            store.outbox.release(reason=WAITING_FOR_MIRROR, ids=work.release, conn=conn)
+        for outbox_id, reason in work.refuse:
+            store.outbox.reject(outbox_id, reason=reason, conn=conn)
         store.quarantine.add(work.bad, run_id=run.run_id, conn=conn)
         for usulan_id, fields, stamps in work.lifecycle:
             store.usulan.upsert(usulan_id, fields=fields, stamps=stamps, conn=conn)
@@ -366,7 +493,7 @@ async def collect_siapp(
     source = Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}")
     target = Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle")
     with _outbox_lineage(run, "F5-F8", source, target) as (record, digest):
-        collector = _Collector(store)
+        collector = _Collector(store, run.now)
         per_resource: dict[str, dict[str, Any]] = {}
         mirror_loaded = store.state.get_watermark(watermarks.ASN_CURSOR) is not None
         async with siapp:
@@ -401,7 +528,8 @@ async def collect_siapp(
                     quarantined=res.quarantined + res.rejected,
                 )
                 log.info(
-                    "collect %s: read %d, valid %d, enqueued %d, refused %d, invalid %d, known %d",
+                    "collect %s: read %d, valid %d, enqueued %d, refused %d, invalid %d, "
+                    "known %d, waiting %d, released %d",
                     resource,
                     res.read,
                     res.valid,
@@ -409,9 +537,19 @@ async def collect_siapp(
                     res.rejected,
                     res.quarantined,
                     res.known,
+                    res.waiting,
+                    res.released,
                 )
             record.requests = siapp.metrics()
-        record.extra = {"resources": per_resource, "reasons": collector.reasons}
+        waiting = int(per_resource.get("usulan", {}).get("waiting", 0))
+        record.extra = {
+            "resources": per_resource,
+            "reasons": collector.reasons,
+            "waiting_for_mirror": waiting,
+        }
+        if waiting:
+            record.extra["waiting_hint"] = WAITING_HINT
+            log.warning("collect: %d usulan wait for quarantined ASN records", waiting)
         return record
 
 

@@ -50,9 +50,15 @@ class DokumenReconciliationOperator(HubOperator):
     :param repair_limit: items re-transferred per run at most (0: compare and record only).
     :param max_attempts: runs that may try to repair an item before it is flagged.
     :param report_dir: folder of the CSV and HTML reports (default: the temp directory).
+    :param no_answer_days: days after which an usulan with no answer is reported.
     """
 
-    template_fields: Sequence[str] = ("repair_limit", "max_attempts", "report_dir")
+    template_fields: Sequence[str] = (
+        "repair_limit",
+        "max_attempts",
+        "report_dir",
+        "no_answer_days",
+    )
     ui_color = "#e8f7cf"
 
     def __init__(
@@ -61,9 +67,11 @@ class DokumenReconciliationOperator(HubOperator):
         repair_limit: int | str = 50,
         max_attempts: int | str = 3,
         report_dir: str | None = None,
+        no_answer_days: int | str = 14,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.no_answer_days = no_answer_days
         self.repair_limit = repair_limit
         self.max_attempts = max_attempts
         self.report_dir = report_dir
@@ -75,5 +83,6 @@ class DokumenReconciliationOperator(HubOperator):
             repair_limit=int(self.repair_limit),
             max_attempts=int(self.max_attempts),
             report_dir=Path(self.report_dir) if self.report_dir else None,
+            no_answer_days=int(self.no_answer_days),
         )
         return await reconcile(run, self.siasn_client(), self.siapp_client(), store, params)

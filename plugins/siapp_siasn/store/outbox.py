@@ -262,15 +262,41 @@ class OutboxRepository(Repository):
             held = {flow: int(n) for flow, n in c.execute(count)}
         return {flow: held.get(flow, 0) for flow in wanted}
 
-    def release(self, *, reason: str, conn: Connection | None = None) -> int:
-        """Release the rows held with ``reason``: due again at once. Returns rows released."""
+    def release(
+        self,
+        *,
+        reason: str,
+        ids: Sequence[int] | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Release the rows held with ``reason`` (all, or those of ``ids``): due again at once.
+        Returns rows released."""
         stmt = (
             sa.update(outbox)
             .where(outbox.c.status.in_(DUE_STATUSES), outbox.c.reason == reason)
             .values(reason=None, next_attempt_at=None, updated_at=utcnow())
         )
         with self._tx(conn, "outbox.release") as c:
-            return int(c.execute(stmt).rowcount or 0)
+            if ids is None:
+                return int(c.execute(stmt).rowcount or 0)
+            return sum(
+                int(c.execute(stmt.where(outbox.c.id.in_(builtins.list(part)))).rowcount or 0)
+                for part in chunks(builtins.list(ids), _CHUNK)
+            )
+
+    def reject(self, outbox_id: int, *, reason: str, conn: Connection | None = None) -> bool:
+        """Refuse a pending or retry row after all (e.g. an usulan held until its employee was
+        in the ASN mirror, now out of scope): status ``rejected`` with ``reason``, kept for
+        audit and never sent. Returns whether the row was changed (a sent row never is)."""
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.status.in_(DUE_STATUSES))
+            .values(
+                status="rejected", reason=reason[:255], next_attempt_at=None, updated_at=utcnow()
+            )
+        )
+        with self._tx(conn, "outbox.reject") as c:
+            return bool(c.execute(stmt).rowcount)
 
     def list(
         self,
@@ -278,13 +304,19 @@ class OutboxRepository(Repository):
         status: str | None = None,
         flow: str | None = None,
         entity_id: str | None = None,
+        reason: str | None = None,
         limit: int | None = None,
         conn: Connection | None = None,
     ) -> builtins.list[OutboxRow]:
-        """Outbox rows, oldest first, optionally filtered."""
+        """Outbox rows, oldest first, optionally filtered (``reason``: e.g. held rows)."""
         q = where_given(
             sa.select(outbox).order_by(outbox.c.id),
-            ((outbox.c.status, status), (outbox.c.flow, flow), (outbox.c.entity_id, entity_id)),
+            (
+                (outbox.c.status, status),
+                (outbox.c.flow, flow),
+                (outbox.c.entity_id, entity_id),
+                (outbox.c.reason, reason),
+            ),
         )
         if limit is not None:
             q = q.limit(limit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -17,11 +17,17 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from siapp_siasn.store.base import Repository, binds, where_given
-from siapp_siasn.store.tables import usulan_lifecycle
+from siapp_siasn.store.tables import outbox, quarantine, usulan_lifecycle
 from siapp_siasn.store.types import utcnow
 from siapp_siasn.store.values import coerce, values_for
+from siapp_siasn.utils import chunks
 
-__all__ = ["LIFECYCLE_FIELDS", "LIFECYCLE_STAMPS", "UsulanRepository"]
+__all__ = ["LIFECYCLE_FIELDS", "LIFECYCLE_STAMPS", "REFUSAL_FLOW", "UsulanRepository"]
+
+#: the outbox flow of a refusal told to SIAPP NV (``flows.usulan_rules.FLOW_PENOLAKAN``)
+REFUSAL_FLOW = "penolakan"
+#: the quarantine flow of the ASN mirror's employee records (F1)
+ASN_FLOW = "F1"
 
 #: Columns of ``usulan_lifecycle`` that ``usulan.upsert(fields=…)`` overwrites.
 LIFECYCLE_FIELDS: tuple[str, ...] = (
@@ -132,6 +138,72 @@ class UsulanRepository(Repository):
         )
         with self._tx(conn, "usulan.list") as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+    def no_answer(
+        self, *, as_of: dt.datetime, days: int, conn: Connection | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Usulan SIAPP NV sent that have no answer ``days`` days after ``submitted_at``.
+
+        No answer: neither delivered to SIASN (no ``sent_at``, no BKN id: in public mode the
+        link is the delivery) nor refused back to SIAPP NV (no ``penolakan`` outbox row
+        ``sent``: a refusal not yet delivered is no answer either). Rows are
+        ``{"usulan_id", "status", "age_days"}`` (whole days since submission at ``as_of``),
+        oldest first: ids and ages only, no personal data. The reconciliation reports them as
+        category ``usulan_no_answer``.
+        """
+        if days < 0:
+            raise ValueError("no_answer: days must be >= 0")
+        t, o = usulan_lifecycle, outbox
+        refused = (
+            sa.exists()
+            .where(
+                o.c.flow == REFUSAL_FLOW,
+                o.c.entity_id == t.c.usulan_id,
+                o.c.status == "sent",
+            )
+            .correlate(t)
+        )
+        q = (
+            sa.select(t.c.usulan_id, t.c.status, t.c.submitted_at)
+            .where(
+                t.c.submitted_at.is_not(None),
+                t.c.submitted_at <= as_of - dt.timedelta(days=days),
+                t.c.sent_at.is_(None),
+                t.c.bkn_usulan_id.is_(None),
+                ~refused,
+            )
+            .order_by(t.c.submitted_at, t.c.usulan_id)
+        )
+        with self._tx(conn, "usulan.no_answer") as c:
+            return [
+                {
+                    "usulan_id": r.usulan_id,
+                    "status": r.status,
+                    "age_days": (as_of - r.submitted_at).days,
+                }
+                for r in c.execute(q)
+            ]
+
+    def employees_quarantined(
+        self, key_hashes: Iterable[str], *, conn: Connection | None = None
+    ) -> set[str]:
+        """Which of ``key_hashes`` (keyed hashes of NIPs, ``store.quarantine.key_hash``) have an
+        F1 quarantine row: the employee is listed by SIASN but the mirror refused the record.
+
+        An usulan of such an employee waits instead of being refused as out of scope.
+        """
+        wanted = sorted(set(key_hashes))
+        if not wanted:
+            return set()
+        q = sa.select(quarantine.c.key_hash).distinct()
+        with self._tx(conn, "usulan.employees_quarantined") as c:
+            return {
+                str(h)
+                for part in chunks(wanted, 500)
+                for h in c.execute(
+                    q.where(quarantine.c.flow == ASN_FLOW, quarantine.c.key_hash.in_(part))
+                ).scalars()
+            }
 
     def stats(self, *, conn: Connection | None = None) -> dict[str, int]:
         """Usulan counts: ``total``, per stage how many carry each stamp (``{stamp: n}``, every
