@@ -249,16 +249,7 @@ def _routes(app: FastAPI) -> None:
         except ValueError as exc:
             raise _ApiError(400, "invalid_request", str(exc)) from exc
         state: SandboxState = get_state(request)
-        rows = dokumen_inventory(state)
-        pos = 0
-        if after is not None:
-            pos = next(
-                (n for n, r in enumerate(rows) if (r["updated_at"], r["id"]) > after), len(rows)
-            )
-        page = rows[pos : pos + limit]
-        more = pos + limit < len(rows)
-        nxt = encode_cursor("dokumen", page[-1]["updated_at"], page[-1]["id"]) if more else None
-        prev = rows[max(0, pos - limit) : pos] if pos else None
+        page, prev, nxt = _cursor_page("dokumen", dokumen_inventory(state), after, limit)
         data = page_faults(state, page, prev, key=f"dokumen:{cursor or ''}")
         return json_response({"data": data, "next_cursor": nxt})
 
@@ -347,6 +338,19 @@ def _routes(app: FastAPI) -> None:
     app.include_router(api)
 
 
+def _cursor_page(
+    kind: str, rows: list[dict[str, Any]], after: Any, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None, str | None]:
+    """(page, previous page or None, next cursor) of ``rows`` ordered by (updated_at, id)."""
+    pos = 0
+    if after is not None:
+        pos = next((n for n, r in enumerate(rows) if (r["updated_at"], r["id"]) > after), len(rows))
+    page = rows[pos : pos + limit]
+    more = pos + limit < len(rows)
+    nxt = encode_cursor(kind, page[-1]["updated_at"], page[-1]["id"]) if more else None
+    return page, (rows[max(0, pos - limit) : pos] if pos else None), nxt
+
+
 def _add_list_route(api: APIRouter, kind: str) -> None:
     async def list_records(
         request: Request,
@@ -362,16 +366,8 @@ def _add_list_route(api: APIRouter, kind: str) -> None:
         except ValueError as exc:
             raise _ApiError(400, "invalid_request", str(exc)) from exc
         rows = [r for r in _world(request).siapp_list(kind) if r["updated_at"] >= since]
-        pos = 0
-        if after is not None:
-            pos = next(
-                (n for n, r in enumerate(rows) if (r["updated_at"], r["id"]) > after), len(rows)
-            )
-        page = rows[pos : pos + limit]
-        more = pos + limit < len(rows)
-        next_cursor = encode_cursor(kind, page[-1]["updated_at"], page[-1]["id"]) if more else None
+        page, prev, next_cursor = _cursor_page(kind, rows, after, limit)
         state: SandboxState = get_state(request)
-        prev = rows[max(0, pos - limit) : pos] if pos else None
         data = page_faults(state, page, prev, key=f"{kind}:{cursor or ''}:{since}")
         return json_response({"data": data, "next_cursor": next_cursor})
 
