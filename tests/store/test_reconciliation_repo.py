@@ -476,7 +476,7 @@ def test_migration_0004_up_and_down(store_url: str) -> None:
         assert s.migrate("0003") == "0003"
         assert RECON_TABLES & set(sa.inspect(s.engine).get_table_names()) == set()
         s.outbox.list()  # the older tables are there
-        assert s.migrate() == "0004"
+        assert s.migrate("0004") == "0004"
         assert set(sa.inspect(s.engine).get_table_names()) >= RECON_TABLES
         assert ledger_indexes(s) >= TARGET_INDEXES
         s.reconciliation.upsert_items("r1", [item(1)], seen_at=T0)
@@ -485,7 +485,7 @@ def test_migration_0004_up_and_down(store_url: str) -> None:
         tables = set(sa.inspect(s.engine).get_table_names())
         assert RECON_TABLES & tables == set() and {"outbox", "document_ledger"} <= tables
         assert ledger_indexes(s) & TARGET_INDEXES == set()
-        assert s.migrate() == "0004"
+        assert s.migrate("0004") == "0004"
         assert s.reconciliation.open_items() == [] and s.reconciliation.runs() == []
         assert set(s.stats()["tables"]) >= RECON_TABLES
     finally:
