@@ -272,7 +272,10 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     inbound = [d for d in docs["siapp"] if d["source"] == "INBOUND"]
     assert inbound and all(d["ok"] for d in inbound)
     refused = sum(r.extra["documents"]["refused"] for r in hub.lineage if "documents" in r.extra)
-    assert refused >= max_attempts  # the poison's document, refused at every attempt
+    # The poison's document is refused at every attempt that reaches its integrity check; the
+    # storm fails some attempts earlier (a 5xx or 429 on the download), so the count of
+    # refusals is at least the integrity errors the push recorded, not max_attempts.
+    assert refused >= kinds["DocumentIntegrityError"] >= 1
     assert store.documents.get(poison[0].payload["dokumen"][0]["id"])["status"] == "transferred"
 
     # ---- the statuses and perteks still reached SIAPP NV, once each --------------------------
