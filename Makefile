@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test bootstrap sync postgres schemas lint format bench wheel clean
+.PHONY: demo test e2e-distributed bootstrap sync postgres schemas lint format bench wheel clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -26,6 +26,13 @@ demo: sync
 ## Install everything (PostgreSQL server binaries included) and run the whole suite.
 test: sync postgres
 	$(RUN) pytest $(PYTEST_ARGS)
+
+## The compose topology as local processes (no Docker engine needed): Redis and PostgreSQL
+## (Debian packages, installed when missing), api-server, scheduler, dag-processor, triggerer and
+## two Celery workers with deploy/airflow.env; scheduled and REST-triggered runs, a worker killed
+## mid-task, the store checked against the sandbox's truth. Everything started is stopped.
+e2e-distributed: sync postgres
+	$(RUN) pytest tests/distributed -m distributed $(PYTEST_ARGS)
 
 ## Debian's PostgreSQL server binaries for the integration tests (pytest starts the server).
 postgres:
