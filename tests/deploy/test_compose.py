@@ -157,9 +157,7 @@ def test_deploy_airflow_env_is_the_settings_source(example_env: dict[str, str]) 
     assert "@postgres:5432/airflow" in resolved["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # psycopg 3 (a hub dependency, async-capable) in the image and natively alike
     assert resolved["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
-    assert resolved["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"].startswith(
-        "postgresql+psycopg://"
-    )
+    assert resolved["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"].startswith("postgresql+psycopg://")
     assert resolved["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg://")
     assert resolved["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
         "http://airflow-apiserver:8080/execution/"
