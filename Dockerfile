@@ -16,6 +16,9 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
 # so plugins/ carries no second copy of it.
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
+# The cluster policy ($AIRFLOW_HOME/config is on Airflow's path): every task that calls SIASN
+# takes a slot of the pool siasn_api, which airflow-init creates (README: Scale on paper)
+COPY --chown=airflow:0 deploy/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
 
 # Development and acceptance only: the SIASN and SIAPP NV emulators (the `siapp-sandbox`
 # workspace member, from the checkout) for the compose profile `sandbox`. Never deployed.

@@ -200,13 +200,22 @@ def test_code_is_baked_into_the_image(example_env: dict[str, str]) -> None:
     dags_folder = interpolate(read_env_file(AIRFLOW_ENV)["AIRFLOW__CORE__DAGS_FOLDER"], example_env)
     assert f"COPY --chown=airflow:0 dags/ {dags_folder}/" in stages["runtime"]
     assert "COPY --chown=airflow:0 include/ /opt/airflow/include/" in stages["runtime"]
+    # the cluster policy that puts SIASN callers into one pool, where Airflow looks for it
+    policy = "deploy/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py"
+    assert f"COPY --chown=airflow:0 {policy}" in stages["runtime"]
     ignore = [
         line
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     ]
     assert ignore[0] == "*", "the build context is an allow-list"
-    allowed = {"!dags/", "!include/", "!dist/siapp_siasn-*.whl", "!dist/constraints.txt"}
+    allowed = {
+        "!dags/",
+        "!include/",
+        "!dist/siapp_siasn-*.whl",
+        "!dist/constraints.txt",
+        "!deploy/airflow_local_settings.py",
+    }
     assert allowed <= set(ignore)
     assert not any(line.startswith("!") and ".env" in line for line in ignore)
 
@@ -258,6 +267,8 @@ def test_init_migrates_airflow_and_the_store(services: dict[str, Any]) -> None:
     init = services["airflow-init"]
     script = "\n".join(init["command"])
     assert script.index("airflow db migrate") < script.index("siapp-siasn store migrate")
+    # the pool the cluster policy names exists before any task runs
+    assert re.search(r"airflow pools set siasn_api \$\{SIASN_POOL_SLOTS:-1\} ", script)
     assert "set -euo pipefail" in script
     for name in AIRFLOW_SERVICES:
         if name != "airflow-init":

@@ -6,16 +6,17 @@
   root) with two databases: Airflow's metadata (also Celery's result backend) and the hub's store;
 * the sandbox (SIASN + SIAPP NV emulators), the connections pointing at it as ``AIRFLOW_CONN_*``
   JSON;
-* ``airflow db migrate`` and ``siapp-siasn store migrate`` (what the compose's airflow-init does),
-  then the api-server, scheduler, dag-processor, triggerer and N Celery workers, each its own
-  process group.
+* ``airflow db migrate``, ``siapp-siasn store migrate`` and the ``siasn_api`` pool (what the
+  compose's airflow-init does), then the api-server, scheduler, dag-processor, triggerer and N
+  Celery workers, each its own process group.
 
 Airflow's settings come from ``deploy/airflow.env``, the one settings source the compose file
 reads too: its ``${VAR}`` references are filled in with what this run allocated (URLs, ports,
 secrets), then only what differs between a container and a local process is overridden
-(paths, loopback addresses, free ports, per-worker host names). Schedules and retry delays are
-shortened for the test by an Airflow cluster policy (``airflow_local_settings.py`` in the run's
-``$AIRFLOW_HOME/config``): configuration, not a change to ``dags/``.
+(paths, loopback addresses, free ports, per-worker host names). The cluster policy is the
+deployment's (``deploy/airflow_local_settings.py``: SIASN callers share one pool) plus, for the
+test only, shorter schedules and retry delays, in the run's ``$AIRFLOW_HOME/config``:
+configuration, not a change to ``dags/``.
 
 Everything started is stopped on exit, also on failure: SIGTERM to each process group, SIGKILL
 after a grace period, then any descendant that left its group.
@@ -51,8 +52,14 @@ ADMIN_USER = "admin"
 
 _REF = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
-_POLICY = '''\
-"""Cluster policy of the distributed e2e run: shorter schedules and retry delays (test only)."""
+#: the deployment's cluster policy (SIASN callers share one pool), then this run's additions
+POLICY_FILE = PROJECT_ROOT / "deploy" / "airflow_local_settings.py"
+#: slots of the SIASN pool in this run (airflow-init creates it with SIASN_POOL_SLOTS)
+SIASN_POOL_SLOTS = 1
+
+_TEST_POLICY = """
+
+# --- the distributed e2e run (test only): shorter schedules and retry delays
 import datetime
 
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
@@ -67,8 +74,9 @@ def dag_policy(dag):
 
 
 def task_policy(task):
+    hub_task_policy(task)
     task.retry_delay = RETRY_DELAY
-'''
+"""
 
 
 def worker_hostname() -> str:
@@ -328,7 +336,8 @@ def distributed_topology(
         password = secrets.token_urlsafe(16)
         (home / "passwords.json").write_text(json.dumps({ADMIN_USER: password}))
         (home / "config" / "airflow_local_settings.py").write_text(
-            _POLICY.format(schedules=schedules, retry_delay_s=float(retry_delay_s))
+            POLICY_FILE.read_text()
+            + _TEST_POLICY.format(schedules=schedules, retry_delay_s=float(retry_delay_s))
         )
         # the variables deploy/airflow.env refers to, as this run allocated them
         variables = {
@@ -383,6 +392,10 @@ def distributed_topology(
         for name, cmd in (
             ("db-migrate", [airflow_bin(), "db", "migrate"]),
             ("store-migrate", [_script("siapp-siasn"), "store", "migrate"]),
+            (
+                "siasn-pool",
+                [airflow_bin(), "pools", "set", "siasn_api", str(SIASN_POOL_SLOTS), "SIASN"],
+            ),
         ):
             code = spawn(name, cmd, env).popen.wait(600)
             if code != 0:

@@ -182,4 +182,15 @@ def test_scheduled_and_triggered_runs_on_two_celery_workers_survive_a_killed_wor
         assert {e["payload"]["usulan_id"] for e in sb.received("inbound.penolakan")} == refused
 
         assert set(topo.workers) <= _hostnames(api)
+
+        # 5. every task that calls SIASN took a slot of the one SIASN pool (the deployment's
+        # cluster policy, deploy/airflow_local_settings.py); the others stayed in default_pool
+        pools = {
+            ti["task_id"]: ti["pool"]
+            for dag_id, rid in ((ASN, run_id), (USULAN, usulan_run))
+            for ti in api.get(f"dags/{dag_id}/dagRuns/{rid}/taskInstances")["task_instances"]
+        }
+        siasn_callers = {"pull_referensi", "pull_asn", "push_siasn", "status_back", "push_siapp"}
+        assert {t for t, pool in pools.items() if pool == "siasn_api"} == siasn_callers
+        assert {pools[t] for t in pools.keys() - siasn_callers} == {"default_pool"}
     print(f"wall time {time.monotonic() - started:.0f}s")
