@@ -5,7 +5,10 @@ and plugins/), the store is a SQLite file or a real PostgreSQL database. The fie
 comparison with ground truth lives in tests/flows; here we check what only a DAG run shows:
 tasks wired, connections read (the store's hash key among them), lineage in XCom, in the store
 and on the Asset events, the second (incremental) run fetching only what changed, and the
-quality gate letting a small run with one quarantined employee pass.
+quality gate letting a small run with one quarantined employee pass. A re-pull of some
+employees takes a stored selection's id: the run pulls exactly them and Airflow's metadata
+(conf, rendered fields, audit log, XCom) and the task logs hold no NIP; raw NIPs in conf fail
+``pull_asn`` with what to do instead.
 """
 
 from __future__ import annotations
@@ -112,11 +115,12 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
         history_after = store.stats()["asn_history"]["rows"]
         assert 0 < history_after - history_before <= len(changed)
 
-        # a re-pull of one employee whose record SIASN serves malformed: quarantined under the
-        # connection's key, and one of one quarantined fails no quality gate
+        # a re-pull of one employee (a stored selection) whose record SIASN serves malformed:
+        # quarantined under the connection's key, and one of one quarantined fails no gate
         nip = sorted(truth_now)[0]
+        selection = store.selection.create([nip], "e2e: re-pull one employee")
         sandbox.set_faults({"malformed_rate": 1.0})
-        _run(env, tmp_path / "run3.log", conf={"nips": [nip]})
+        _run(env, tmp_path / "run3.log", conf={"selection": selection.id})
         sandbox.set_faults({})
         quarantined = store.quarantine.list(flow="F1")
         assert quarantined, "the malformed employee must be quarantined"
@@ -131,13 +135,15 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
         )
         assert quality["counts"]["quarantined"] == 1 and quality["failures"] == []
         assert quality["extra"]["quarantine_rate"] == 1.0
-        pulls = [r for r in lineage if r["flow"] == "F1" and r["window"]["mode"] != "nips"]
+        [repull] = [r for r in lineage if r["flow"] == "F1" and r["window"]["mode"] == "selection"]
+        assert repull["window"]["selection"] == selection.id
+        pulls = [r for r in lineage if r["flow"] == "F1" and r is not repull]
         assert [p["window"]["mode"] for p in sorted(pulls, key=lambda r: r["started_at"])] == [
             "full",
             "incremental",
         ]
         referensi_ids = {r["lineage_id"] for r in lineage if r["flow"] == "F2"}
-        assert all(set(p["upstream"]) & referensi_ids for p in pulls)
+        assert all({u["lineage_id"] for u in p["upstream"]} & referensi_ids for p in pulls)
 
     events = _asset_event_lineage(airflow_env_home)
     by_id = {e["lineage"]["lineage_id"]: e["uri"] for e in events}
@@ -146,3 +152,115 @@ def test_two_nightly_runs_mirror_the_sandbox_and_the_second_fetches_only_changes
     text = json.dumps(lineage)
     for nip in list(truth_day0)[:50]:
         assert nip not in text, "lineage must not carry NIPs"
+
+
+# ------------------------------------------------------------------------------ no NIPs in the UI
+SMALL_WORLD = 600
+
+
+def _metadata_rows(home: Path) -> dict[str, list[str]]:
+    """Every row of every table of the Airflow metadata database, as text, per table."""
+    out: dict[str, list[str]] = {}
+    with sqlite3.connect(home / "airflow.db") as db:
+        tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+        for table in tables:
+            rows = db.execute(f'select * from "{table}"').fetchall()
+            out[table] = [
+                " ".join(
+                    v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row
+                )
+                for row in rows
+            ]
+    return out
+
+
+def _query(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(home / "airflow.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def _task_logs(home: Path, run_log: Path) -> str:
+    """What the run logged: the `airflow dags test` output and any task log file."""
+    texts = [run_log.read_text(errors="replace")]
+    texts += [
+        p.read_text(errors="replace") for p in sorted((home / "logs").rglob("*")) if p.is_file()
+    ]
+    return "\n".join(texts)
+
+
+@pytest.fixture
+def small_world(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Any:
+    """A fresh Airflow home, a migrated SQLite store and a small sandbox, wired together."""
+    home = tmp_path_factory.mktemp("airflow-selection")
+    AirflowEnv(home).migrate(log_path=home / "migrate.log")
+    store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    Store(store_url).migrate()
+    with run_sandbox(employees=SMALL_WORLD, seed=SEED) as sandbox:
+        connections = sandbox_connections(sandbox.siasn_url, sandbox.siapp_url, store_url)
+        connections["siapp_siasn_store"]["extra"]["hash_key"] = HASH_KEY
+        yield home, AirflowEnv(home, connections), Store(store_url), sandbox
+
+
+def test_a_selection_re_pull_fetches_exactly_it_and_airflow_holds_no_nip(
+    small_world: Any, tmp_path: Path
+) -> None:
+    """Triggered with a selection id, the run pulls exactly its employees; then neither the
+    rendered template fields, the run's conf, the audit log, XCom nor the task logs (nor any
+    other row of Airflow's metadata database) hold a NIP of the selection: only its id."""
+    home, env, store, sandbox = small_world
+    truth = sorted(sandbox.truth("asn", min_gol=42)["nips"])
+    chosen = truth[:: max(1, len(truth) // 5)][:5]
+    selection = store.selection.create(chosen, "e2e: no NIPs in the UI")
+
+    run_log = tmp_path / "selection.log"
+    _run(env, run_log, conf={"selection": selection.id})
+
+    assert store.asn.active_nips() == set(chosen)
+    fetched = _employee_requests(sandbox)
+    assert fetched["GET /apisiasn/1.0/pns/data-utama/{nipBaru}"] == len(chosen)
+
+    # what the UI shows carries the id: conf, rendered fields, the audit log, XCom
+    [(conf,)] = _query(home, "select conf from dag_run where dag_id = 'siasn_asn_daily'")
+    assert conf is not None and selection.id in str(conf)
+    rendered = _query(
+        home,
+        "select rendered_fields from rendered_task_instance_fields where task_id = 'pull_asn'",
+    )
+    assert rendered and selection.id in rendered[0][0]
+    audit = [row for row in _metadata_rows(home)["log"] if selection.id in row]
+    assert audit, "the audit log records the trigger (with the id)"
+    xcom = _query(home, "select value from xcom where task_id = 'pull_asn'")
+    assert xcom and any(selection.id in str(v) for (v,) in xcom)
+    logs = _task_logs(home, run_log)
+    assert f"re-pull of selection {selection.id}: {len(chosen)} employees" in logs
+
+    # ... and no NIP of the selection, anywhere
+    leaks = {
+        table: sum(1 for row in rows if any(nip in row for nip in chosen))
+        for table, rows in _metadata_rows(home).items()
+    }
+    assert {t: n for t, n in leaks.items() if n} == {}
+    assert not [nip for nip in chosen if nip in logs]
+
+
+def test_raw_nips_in_conf_fail_pull_asn_saying_what_to_do(small_world: Any, tmp_path: Path) -> None:
+    """The former param (or any NIP in conf) fails the pull before it fetches anyone, with a
+    message naming the fix; the task's log, rendered fields and XCom do not echo the NIPs."""
+    home, env, store, sandbox = small_world
+    nips = sorted(sandbox.truth("asn", min_gol=42)["nips"])[:2]
+    run_log = tmp_path / "refused.log"
+    code = env.dags_test("siasn_asn_daily", conf={"nips": nips}, log_path=run_log)
+    assert code != 0
+
+    states = dict(_query(home, "select task_id, state from task_instance"))
+    assert states["pull_asn"] == "failed"
+    assert states["quality_checks"] == "upstream_failed"
+    assert store.asn.active_nips() == set()
+    assert _employee_requests(sandbox).get("GET /apisiasn/1.0/pns/data-utama/{nipBaru}", 0) == 0
+    logs = _task_logs(home, run_log)
+    assert "'nips' (2 value(s), not shown) is no longer taken" in logs
+    assert "siapp-siasn select create --file nips.txt" in logs
+
+    rows = _metadata_rows(home)
+    for table in ("rendered_task_instance_fields", "xcom", "task_instance"):
+        assert not [row for row in rows[table] if any(nip in row for nip in nips)], table

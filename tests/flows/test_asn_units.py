@@ -17,7 +17,14 @@ import pytest
 
 from siapp_sandbox.siasn_app import raw_anak, raw_data_utama, raw_ortu, raw_pasangan
 from siapp_sandbox.world import World
-from siapp_siasn.flows.asn_pull import Plan, PullParams, QualityGate, check_quality, decide_plan
+from siapp_siasn.flows.asn_pull import (
+    Plan,
+    PullParams,
+    QualityGate,
+    check_quality,
+    decide_plan,
+    tally_quarantine,
+)
 from siapp_siasn.flows.asn_records import (
     UNKNOWN_NAMES_MAX,
     EmployeeRecord,
@@ -26,7 +33,7 @@ from siapp_siasn.flows.asn_records import (
     merge_unknown_fields,
     parse_enumeration_row,
 )
-from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
 from siapp_siasn.lineage import Endpoint, LineageRecord
 from siapp_siasn.models.record import validate_asn_record
@@ -132,6 +139,30 @@ def test_plan_with_nips_fetches_exactly_those(store: Store) -> None:
     assert plan == Plan("nips", nips=["196502091995041754", "197203151998031002"])
     # a plan survives the checkpoint round trip (a resumed run reuses it)
     assert Plan.from_state(plan.to_state()) == plan
+
+
+def test_plan_with_selection_fetches_its_stored_nips(store: Store) -> None:
+    store.state.set_watermark(ASN_CURSOR, "2026-03-01")
+    store.state.set_watermark(ASN_FULL_SWEEP, TODAY)
+    nips = ["197203151998031002", "196502091995041754"]
+    sel = store.selection.create(nips, "unit test")
+    plan = decide_plan(store, PullParams(selection=sel.id), TODAY)
+    assert plan == Plan("selection", nips=sorted(nips), selection=sel.id)
+    # the checkpoint holds the id only; a resumed run reads the NIPs from the store again
+    state = plan.to_state()
+    assert state["nips"] == [] and state["selection"] == sel.id
+    assert Plan.from_state(state, store) == plan
+
+
+def test_plan_with_unknown_or_mixed_selection_is_a_config_error(store: Store) -> None:
+    with pytest.raises(FlowConfigError, match="not in this store") as unknown:
+        decide_plan(store, PullParams(selection="sel-20260302-abcdef"), TODAY)
+    assert "select create" in str(unknown.value)
+    with pytest.raises(FlowConfigError, match="looks like sel-"):
+        decide_plan(store, PullParams(selection="197203151998031002"), TODAY)
+    sel = store.selection.create(["197203151998031002"], "unit test")
+    with pytest.raises(FlowConfigError, match="excludes"):
+        decide_plan(store, PullParams(selection=sel.id, full_refresh=True), TODAY)
 
 
 # ------------------------------------------------------------------------------ departure_reason
@@ -293,9 +324,18 @@ def test_parse_enumeration_row() -> None:
 
 
 # ------------------------------------------------------------------------------ quality gate
-def _pulled(read: int, quarantined: int) -> list[dict[str, Any]]:
+def _pulled(
+    read: int, quarantined: int, reasons: dict[str, int] | None = None, **extra: Any
+) -> list[dict[str, Any]]:
     """The lineage record (XCom) of one pull, as far as the gate reads it."""
-    return [{"flow": "F1", "counts": {"read": read, "quarantined": quarantined}}]
+    reasons = reasons if reasons is not None else {"invalid": quarantined}
+    return [
+        {
+            "flow": "F1",
+            "counts": {"read": read, "quarantined": quarantined},
+            "extra": {"quarantine_reasons": reasons, **extra},
+        }
+    ]
 
 
 def test_quality_gate_passes_a_small_run_above_the_rate(store: Store) -> None:
@@ -312,13 +352,48 @@ def test_quality_gate_passes_many_quarantined_below_the_rate(store: Store) -> No
 
 def test_quality_gate_fails_when_count_and_rate_are_both_exceeded(store: Store) -> None:
     gate = QualityGate(max_quarantine_rate=0.02, min_quarantined=5)
-    record = check_quality(store, _pulled(61, 5), gate, RunContext())
+    record = check_quality(
+        store, _pulled(61, 5, {"invalid": 4, "nip_mismatch": 1}), gate, RunContext()
+    )
     assert record.failures == [
-        "quarantine rate 8.20% (5 of 61) is above 2.00% with at least 5 quarantined"
+        "quality gate failed: 5 of 61 employees quarantined (8.20% > max_quarantine_rate "
+        "2.00%, min_quarantined 5): invalid 4, nip_mismatch 1"
     ]
     # the thresholds are the caller's: a stricter count fails the small run too
     strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=2)
     assert len(check_quality(store, _pulled(61, 2), strict, RunContext()).failures) == 1
+
+
+def test_quality_gate_fails_on_drift_naming_counts_and_fields(store: Store) -> None:
+    """3 of 400 quarantined is below every quarantine threshold, but absent contract fields
+    are drift: the default gate fails at the first, naming the count and the fields."""
+    pulled = _pulled(400, 3, {"missing_fields": 3}, absent_fields=["tglLahir", "unorNama"])
+    record = check_quality(store, pulled, QualityGate(), RunContext())
+    assert record.failures == [
+        "quality gate failed: 3 of 400 employees quarantined for drift (contract fields "
+        "absent: tglLahir, unorNama) > max_drifted 0; the stored values were kept"
+    ]
+    assert record.extra["drifted"] == 3
+    assert record.extra["quarantine_reasons"] == {"missing_fields": 3}
+    # the threshold is a param: a tolerant gate lets the same run pass
+    assert check_quality(store, pulled, QualityGate(max_drifted=3), RunContext()).failures == []
+
+
+def test_tally_quarantine_counts_reasons_and_drifted_fields() -> None:
+    extra: dict[str, Any] = {}
+    items = [
+        QuarantineItem("F1", "asn", "k1", "missing_fields", detail="absent: tglLahir, unorNama"),
+        QuarantineItem("F1", "asn", "k2", "missing_fields", detail="absent: tglLahir (+2 more)"),
+        QuarantineItem("F1", "asn", "k3", "invalid", detail="gol: bad"),
+        QuarantineItem("F1", "asn_enumeration", "k4", "invalid", detail="row"),
+        QuarantineItem("F1", "asn", "k5", "fetch_failed", detail="500 /x"),
+    ]
+    tally_quarantine(extra, items)
+    tally_quarantine(extra, items[:1])  # a later batch adds to the same record
+    assert extra == {
+        "quarantine_reasons": {"invalid": 1, "listing_invalid": 1, "missing_fields": 3},
+        "absent_fields": ["tglLahir", "unorNama"],
+    }
 
 
 # ------------------------------------------------------------------------------ drift reports

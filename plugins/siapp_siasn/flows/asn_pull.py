@@ -18,16 +18,19 @@ from typing import Any
 from siapp_siasn.clients.errors import ApiError
 from siapp_siasn.flows import asn_sources, watermarks
 from siapp_siasn.flows.asn_records import (
+    MISSING_NAMES_MAX,
     EmployeeRecord,
+    absent_fields,
     build_employee,
     merge_unknown_fields,
     parse_enumeration_row,
 )
-from siapp_siasn.flows.context import RunContext
+from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.referensi import pull_referensi as pull_referensi
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
 from siapp_siasn.models.nip import NipError, is_valid_nip, normalize_nip
 from siapp_siasn.store import AsnRow, QuarantineItem, Store
+from siapp_siasn.store.selection import SelectionError
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +40,44 @@ STEP = "pull_asn"
 @dataclass
 class PullParams:
     full_refresh: bool = False
+    #: the id of a stored selection (``store.selection``): re-pull only its employees. The
+    #: DAG takes this, never NIPs: Airflow shows params in its UI and audit log.
+    selection: str | None = None
+    #: re-pull only these NIPs: for Python callers (tests, benches), not for Airflow params
     nips: list[str] = field(default_factory=list)
     batch_size: int = 500
     full_sweep_every_days: int = 7
 
 
+#: plans that fetch a given list of employees: no listing, no departures, watermark untouched
+LISTED_MODES = ("selection", "nips")
+
+
 @dataclass
 class Plan:
-    mode: str  # full | incremental | nips
+    mode: str  # full | incremental | selection | nips
     updated_since: str | None = None  # ISO date, inclusive
     nips: list[str] = field(default_factory=list)
+    selection: str | None = None
 
     def to_state(self) -> dict[str, Any]:
-        return {"mode": self.mode, "updated_since": self.updated_since, "nips": self.nips}
+        # a selection's NIPs are read again from the store on resume (it is immutable)
+        nips = [] if self.mode == "selection" else self.nips
+        return {
+            "mode": self.mode,
+            "updated_since": self.updated_since,
+            "nips": nips,
+            "selection": self.selection,
+        }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Plan:
-        return cls(state["mode"], state.get("updated_since"), list(state.get("nips") or []))
+    def from_state(cls, state: dict[str, Any], store: Store | None = None) -> Plan:
+        selection = state.get("selection")
+        if state["mode"] == "selection" and store is not None:
+            nips = _selection_nips(store, selection)
+        else:
+            nips = list(state.get("nips") or [])
+        return cls(state["mode"], state.get("updated_since"), nips, selection)
 
 
 @dataclass
@@ -96,11 +120,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Thresholds of :func:`check_quality`: the quarantine gate fails only when both are
-    exceeded, so that 2 records out of 61 on a quiet night do not fail the run."""
+    """Thresholds of :func:`check_quality`: the quarantine gate fails only when both
+    ``max_quarantine_rate`` and ``min_quarantined`` are exceeded, so that 2 records out of 61
+    on a quiet night do not fail the run; the drift gate fails when more than ``max_drifted``
+    employees came without a contract field (SIASN renamed or dropped it: every employee
+    would follow), by default at the first."""
 
     max_quarantine_rate: float = 0.02
     min_quarantined: int = 5
+    max_drifted: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +139,46 @@ class QualityGate:
 # ---------------------------------------------------------------------------------------------
 # F1: ASN IV/b+
 # ---------------------------------------------------------------------------------------------
+#: lineage ``extra`` keys the quality gate reads: quarantined records per reason, and the
+#: contract fields SIASN stopped sending (drift), names only
+QUARANTINE_REASONS = "quarantine_reasons"
+ABSENT_FIELDS = "absent_fields"
+#: the reason of a listing row that failed validation (the quarantine row says ``invalid``)
+LISTING_INVALID = "listing_invalid"
+
+
+def tally_quarantine(extra: dict[str, Any], items: Iterable[QuarantineItem]) -> None:
+    """Count quarantined items per reason into ``extra`` (fetch failures are not quarantine:
+    they are ``failed`` and retried next run), and collect the drifted field names, capped."""
+    reasons: dict[str, int] = dict(extra.get(QUARANTINE_REASONS) or {})
+    absent = set(extra.get(ABSENT_FIELDS) or [])
+    for item in items:
+        if item.reason == "fetch_failed":
+            continue
+        reason = LISTING_INVALID if item.entity_kind == "asn_enumeration" else item.reason
+        reasons[reason] = reasons.get(reason, 0) + 1
+        absent.update(absent_fields(item))
+    if reasons:
+        extra[QUARANTINE_REASONS] = dict(sorted(reasons.items()))
+    if absent:
+        extra[ABSENT_FIELDS] = sorted(absent)[:MISSING_NAMES_MAX]
+
+
+def _selection_nips(store: Store, selection: str | None) -> list[str]:
+    try:
+        return store.selection.nips(selection or "")
+    except SelectionError as exc:
+        raise FlowConfigError(str(exc)) from None
+
+
 def decide_plan(store: Store, params: PullParams, today: date) -> Plan:
+    if params.selection:
+        if params.nips or params.full_refresh:
+            raise FlowConfigError(
+                "selection re-pulls the employees it names: it excludes nips and full_refresh"
+            )
+        nips = _selection_nips(store, params.selection)
+        return Plan("selection", nips=nips, selection=params.selection)
     if params.nips:
         return Plan("nips", nips=sorted(set(params.nips)))
     cursor = store.state.get_watermark(watermarks.ASN_CURSOR)
@@ -128,7 +195,7 @@ async def enumerate_targets(
     client: Any, store: Store, plan: Plan, record: LineageRecord
 ) -> list[Target]:
     """The NIPs to fetch, sorted; bad enumeration rows are quarantined, never fatal."""
-    if plan.mode == "nips":
+    if plan.mode in LISTED_MODES:
         return [Target(nip) for nip in plan.nips]
     since = date.fromisoformat(plan.updated_since) if plan.updated_since else None
     listed: dict[str, Target] = {}
@@ -162,6 +229,7 @@ async def enumerate_targets(
     if bad:
         store.quarantine.add(bad, run_id=record.run_id or "")
         record.counts.add(quarantined=len(bad))
+        tally_quarantine(record.extra, bad)
     targets = sorted(listed.values(), key=lambda t: t.nip)
     record.extra["listed"] = len(targets)
     if unidentified:
@@ -263,6 +331,7 @@ class _AsnBatchWriter:
         record.counts.add(
             read=len(batch), valid=len(rows), quarantined=len(bad) - failed, failed=failed
         )
+        tally_quarantine(record.extra, bad)
         with store.transaction() as conn:
             counts = store.asn.apply_batch(rows, run.run_id, run.now, quarantine=bad, conn=conn)
             for reason, nips in leaving.items():
@@ -281,6 +350,8 @@ class _AsnBatchWriter:
                 **progress.to_state(),
                 "counts": record.counts.model_dump(),
                 "digest": self.digest.to_state(),
+                QUARANTINE_REASONS: record.extra.get(QUARANTINE_REASONS, {}),
+                ABSENT_FIELDS: record.extra.get(ABSENT_FIELDS, []),
             }
             store.state.save_checkpoint(run.run_key, STEP, self.batch_no, state, conn=conn)
 
@@ -371,8 +442,11 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
         checkpoint = store.state.load_checkpoint(run.run_key, STEP)
         state: dict[str, Any] = dict(checkpoint.state) if checkpoint is not None else {}
         if checkpoint is not None:
-            plan = Plan.from_state(state["plan"])
+            plan = Plan.from_state(state["plan"], store)
             record.counts = record.counts.model_validate(state.get("counts", {}))
+            for key in (QUARANTINE_REASONS, ABSENT_FIELDS):
+                if state.get(key):
+                    record.extra[key] = state[key]
             record.extra["resumed_after_batch"] = checkpoint.batch_no
             log.info("resuming %s after batch %d", STEP, checkpoint.batch_no)
         else:
@@ -383,13 +457,21 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
             "updated_since": plan.updated_since,
             "as_of": today.isoformat(),
         }
+        if plan.selection:
+            record.window["selection"] = plan.selection  # the id only: the NIPs stay stored
 
         async with client:
             counted = record.counts.quarantined
+            tallied = {
+                k: record.extra[k] for k in (QUARANTINE_REASONS, ABSENT_FIELDS) if k in record.extra
+            }
             targets = await enumerate_targets(client, store, plan, record)
             if checkpoint is not None:
                 # the first attempt counted (and stored) the listing's bad rows already
                 record.counts.quarantined = counted
+                for key in (QUARANTINE_REASONS, ABSENT_FIELDS):
+                    record.extra.pop(key, None)
+                record.extra.update(tallied)
             # An incremental listing filtered on what the store holds no longer shows what this
             # run stored: a resumed run takes the size and the cursor the plan had at the start.
             total: int = state.get("to_fetch", len(targets))
@@ -408,7 +490,12 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
             todo = [t for t in targets if not progress.is_done(t.nip)]
             record.extra["to_fetch"] = total
             log.info(
-                "%s: mode=%s, %d employees to fetch, %d left", STEP, plan.mode, total, len(todo)
+                "%s: mode=%s%s, %d employees to fetch, %d left",
+                STEP,
+                plan.mode,
+                f" ({plan.selection})" if plan.selection else "",
+                total,
+                len(todo),
             )
             done = total - len(todo)
 
@@ -446,7 +533,7 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                     conn=conn,
                 )
                 record.counts.add(departed=left.departed)
-            if plan.mode != "nips" and fetch_failed == 0:
+            if plan.mode not in LISTED_MODES and fetch_failed == 0:
                 if max_updated is not None:
                     store.state.set_watermark(watermarks.ASN_CURSOR, max_updated, conn=conn)
                 elif plan.mode == "full":
@@ -503,14 +590,31 @@ def check_quality(store: Store, upstream: Any, gate: QualityGate, run: RunContex
         ):
             if counts.get(name):
                 failures.append(f"SCD2 check {name}: {counts[name]}")
-        f1 = [p.get("counts", {}) for p in pulls if p.get("flow") == "F1"]
-        read = sum(int(c.get("read", 0)) for c in f1)
-        quarantined = sum(int(c.get("quarantined", 0)) for c in f1)
+        f1 = [p for p in pulls if p.get("flow") == "F1"]
+        read = sum(int(p.get("counts", {}).get("read", 0)) for p in f1)
+        quarantined = sum(int(p.get("counts", {}).get("quarantined", 0)) for p in f1)
+        reasons: dict[str, int] = {}
+        absent: set[str] = set()
+        for p in f1:
+            extra = p.get("extra") or {}
+            for reason, n in (extra.get(QUARANTINE_REASONS) or {}).items():
+                reasons[reason] = reasons.get(reason, 0) + int(n)
+            absent.update(extra.get(ABSENT_FIELDS) or [])
+        by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
         rate = quarantined / read if read else 0.0
         if quarantined >= gate.min_quarantined and rate > gate.max_quarantine_rate:
             failures.append(
-                f"quarantine rate {rate:.2%} ({quarantined} of {read}) is above "
-                f"{gate.max_quarantine_rate:.2%} with at least {gate.min_quarantined} quarantined"
+                f"quality gate failed: {quarantined} of {read} employees quarantined "
+                f"({rate:.2%} > max_quarantine_rate {gate.max_quarantine_rate:.2%}, "
+                f"min_quarantined {gate.min_quarantined})" + (f": {by_reason}" if by_reason else "")
+            )
+        drifted = reasons.get("missing_fields", 0)
+        if drifted > gate.max_drifted:
+            fields = ", ".join(sorted(absent)) or "see the quarantine's detail"
+            failures.append(
+                f"quality gate failed: {drifted} of {read} employees quarantined for drift "
+                f"(contract fields absent: {fields}) > max_drifted {gate.max_drifted}; the "
+                "stored values were kept"
             )
         record.counts.add(read=len(active), valid=len(active) - bad_nips, quarantined=quarantined)
         record.extra = {
@@ -519,6 +623,9 @@ def check_quality(store: Store, upstream: Any, gate: QualityGate, run: RunContex
             "quarantine_rate": round(rate, 6),
             "max_quarantine_rate": gate.max_quarantine_rate,
             "min_quarantined": gate.min_quarantined,
+            QUARANTINE_REASONS: dict(sorted(reasons.items())),
+            "drifted": drifted,
+            "max_drifted": gate.max_drifted,
             "scd2": counts,
         }
         record.failures = failures

@@ -212,3 +212,12 @@ def missing_detail(missing: list[str]) -> str:
     shown = ", ".join(missing[:MISSING_NAMES_MAX])
     more = len(missing) - MISSING_NAMES_MAX
     return f"absent: {shown}" + (f" (+{more} more)" if more > 0 else "")
+
+
+def absent_fields(item: QuarantineItem) -> list[str]:
+    """The contract field names a ``missing_fields`` quarantine item names (see
+    :func:`missing_detail`; the ``+N more`` left out), else none."""
+    if item.reason != "missing_fields" or not item.detail:
+        return []
+    shown = item.detail.removeprefix("absent: ").split(" (+", 1)[0]
+    return [name for name in shown.split(", ") if name]
