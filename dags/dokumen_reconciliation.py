@@ -9,7 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule
 
-from siapp_siasn.assets import RECONCILIATION_ASSET
+from siapp_siasn.assets import RECONCILIATION_ASSET, SIAPP_STATUS_ASSET, USULAN_ASSET
+from siapp_siasn.operators.base import RunVerdictOperator
 from siapp_siasn.operators.reconciliation import (
     DokumenReconciliationOperator,
     KeppresCheckOperator,
@@ -27,7 +28,7 @@ Runs daily (Asia/Jakarta) and proves three things, repairing what it can.
    with that golongan and TMT; for a pemberhentian, kedudukan hukum no longer `01`. Otherwise the
    decree is `keppres_not_applied`, with its age in days (table `keppres_check`, keyed by usulan
    and kind, the NIP only as a keyed hash). A decree whose SIASN records could not be read is
-   `unverified`: counted, never flagged.
+   `unverified`: counted, never flagged. Inlet: Asset `siasn://usulan`.
 2. `reconcile` — three inventories, read in chunks (memory stays bounded): SIAPP NV's documents
    per usulan (sha256, size), SIASN's document list (in public-API mode: the documents SIASN's
    published status rows reference) and the hub's document ledger. Joined with pandas into
@@ -42,7 +43,20 @@ Runs daily (Asia/Jakarta) and proves three things, repairing what it can.
    record (XCom, store, Asset `hub://reconciliation`). **Every usulan has exactly one answer**:
    usulan SIAPP NV sent that were neither delivered to SIASN nor refused back
    `no_answer_days` after submission are counted as `usulan_no_answer` (ids and ages in the
-   store's lifecycle; `store.usulan.no_answer`).
+   store's lifecycle; `store.usulan.no_answer`). Inlets: Assets `siasn://usulan` and
+   `siapp://status`. More than `max_unrepairable` documents flagged unrepairable in one run
+   fail the task after its lineage is stored (no retries), e.g. `reconcile: 2 documents
+   flagged unrepairable this run (threshold 0) — see reconciliation_item and the report`;
+   each item is flagged once, so the next run fails only on new ones.
+3. `run_verdict` — runs last: nothing when both tasks succeeded; otherwise it fails naming
+   each failed task's problem, so that the run shows failed (Airflow judges a run by its last
+   task only, and `reconcile` runs after a failed `check_keppres`).
+
+**Lineage** (XCom, table `lineage`, Asset `hub://reconciliation`): counts `read`, `ok`,
+`differences`, `new_items`, `open_items`, `repaired`, `repair_failed`, `unrepairable`,
+`quarantined`, `usulan_no_answer` (per category in `extra.categories`); `check_keppres`:
+`checked`, `applied`, `keppres_not_applied`, `unverified`, `not_due`. HTTP telemetry under XCom
+key `http_metrics`.
 
 **Params**
 
@@ -53,6 +67,7 @@ Runs daily (Asia/Jakarta) and proves three things, repairing what it can.
 | `max_attempts` | runs that may try to repair an item before it is flagged unrepairable |
 | `report_dir` | folder of the reports (empty: the system's temp directory) |
 | `no_answer_days` | days after which an usulan with no answer is `usulan_no_answer` |
+| `max_unrepairable` | documents flagged unrepairable per run before `reconcile` fails (0: none) |
 """
 
 with DAG(
@@ -98,6 +113,13 @@ with DAG(
             description="Days after submission when an usulan with no answer (neither "
             "delivered to SIASN nor refused back to SIAPP NV) is reported as usulan_no_answer.",
         ),
+        "max_unrepairable": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Documents reconcile may flag unrepairable in one run (orphans, "
+            "sources gone, repairs exhausted); one more fails the task and the run. 0: any.",
+        ),
         "report_dir": Param(
             "",
             type="string",
@@ -107,7 +129,9 @@ with DAG(
     },
 ) as dag:
     keppres = KeppresCheckOperator(
-        task_id="check_keppres", min_age_days="{{ params.keppres_min_age_days }}"
+        task_id="check_keppres",
+        min_age_days="{{ params.keppres_min_age_days }}",
+        inlets=[USULAN_ASSET],
     )
     reconcile = DokumenReconciliationOperator(
         task_id="reconcile",
@@ -115,7 +139,11 @@ with DAG(
         max_attempts="{{ params.max_attempts }}",
         report_dir="{{ params.report_dir }}",
         no_answer_days="{{ params.no_answer_days }}",
+        max_unrepairable="{{ params.max_unrepairable }}",
+        inlets=[USULAN_ASSET, SIAPP_STATUS_ASSET],
         outlets=[RECONCILIATION_ASSET],
         trigger_rule=TriggerRule.ALL_DONE,
     )
+    verdict = RunVerdictOperator(task_id="run_verdict")
     keppres >> reconcile
+    [keppres, reconcile] >> verdict

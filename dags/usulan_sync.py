@@ -9,7 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule
 
-from siapp_siasn.assets import SIAPP_STATUS_ASSET, USULAN_ASSET
+from siapp_siasn.assets import ASN_ASSET, SIAPP_STATUS_ASSET, USULAN_ASSET
+from siapp_siasn.operators.base import RunVerdictOperator
 from siapp_siasn.operators.usulan import (
     OutboxPushOperator,
     SiappCollectOperator,
@@ -39,7 +40,8 @@ however often a run is retried or killed.
    `penolakan`; a verifikasi, Keppres or PIC record of a refused usulan is kept `rejected` too
    (`USULAN_DITOLAK_HUB`). Invalid records are quarantined. Items, quarantine, lifecycle and the
    watermark of one resource commit in one transaction. Usulan wait (watermark untouched) until
-   the ASN mirror has been loaded once.
+   the ASN mirror has been loaded once. Inlet: Asset `siasn://asn`; its lineage record's
+   `upstream` names the ASN load (`siasn_asn_daily.pull_asn`) the scope was checked against.
 2. `push_siasn` — due items of flows `usulan` (F5), `verifikasi-setneg` (F6), `keppres` (F7) and
    `pic` (F8). Documents first: downloaded from SIAPP NV, checked against the sha256 and size
    SIAPP NV announced and the download's checksum header (a document that does not match is
@@ -54,6 +56,15 @@ however often a run is retried or killed.
 4. `push_siapp` — due items `status-usulan`, `pertek` and `ralat-pertek` (the PDF downloaded from
    SIASN, checked against the sha256 SIASN lists, sent with its sha256) and `penolakan`.
    Asset `siapp://status`. Runs even when an upstream task failed.
+5. `run_verdict` — runs last, whatever happened: nothing when every task succeeded; otherwise
+   it fails, naming each failed task's problem, so that **the run shows failed** (Airflow
+   judges a run by its last tasks only, and `status_back` / `push_siapp` run on after a failed
+   `push_siasn`).
+
+**Dead letters fail the push.** A push task whose run sent more than `max_dead_letters` items
+to the dead letters (default 0: any) stores its lineage record and then fails without retries
+(a retry would not bring them back), e.g. `push_siasn: 13 dead letters this run (threshold 0);
+40 sent, 2 deferred — view v_outbox_dead`. The other direction still runs.
 
 Both push tasks are the same engine. A POST whose answer was lost (timeout, killed task) is sent
 again with the same body and Idempotency-Key, and the other side replays its first answer; a
@@ -91,9 +102,18 @@ within one schedule interval).
 | `concurrency` | usulan delivered in parallel by each push task |
 | `backoff_base_s` | wait after the first failed attempt (doubles each time, with jitter) |
 | `backoff_max_s` | the longest wait between two attempts |
+| `max_dead_letters` | items a push task may dead-letter in one run before it fails (0: none) |
+
+**Lineage** (XCom `return_value`, table `lineage`, the Asset event): title, flow, run, window,
+counts under the task's own names (collect: `read`, `enqueued`, `known`, `refused`,
+`invalid`, `waiting`, `quarantined`; push: `due`, `sent`, `failed`, `dead`, `deferred`;
+status back: `read`, `enqueued`, `known`, `quarantined`), failures, upstream records
+(`{lineage_id, dag_id, task_id, flow}`), references to the quarantine and the dead letters,
+digest; HTTP telemetry under XCom key `http_metrics`. Assets: descriptions in their `extra`.
 """
 
 PUSH_PARAMS = {
+    "max_dead_letters": "{{ params.max_dead_letters }}",
     "max_attempts": "{{ params.max_attempts }}",
     "push_limit": "{{ params.push_limit }}",
     "concurrency": "{{ params.concurrency }}",
@@ -153,9 +173,17 @@ with DAG(
             description="The longest wait in seconds between two attempts at one item (not "
             "below backoff_base_s).",
         ),
+        "max_dead_letters": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Outbox items a push task may send to the dead letters in one run; one "
+            "more fails the task (after its lineage is stored) and the run. 0: any dead letter "
+            "fails it.",
+        ),
     },
 ) as dag:
-    collect = SiappCollectOperator(task_id="collect")
+    collect = SiappCollectOperator(task_id="collect", inlets=[ASN_ASSET])
     push_siasn = OutboxPushOperator(
         task_id="push_siasn", target="siasn", outlets=[USULAN_ASSET], **PUSH_PARAMS
     )
@@ -167,4 +195,6 @@ with DAG(
         trigger_rule=TriggerRule.ALL_DONE,
         **PUSH_PARAMS,
     )
+    verdict = RunVerdictOperator(task_id="run_verdict")
     collect >> push_siasn >> status >> push_siapp
+    [collect, push_siasn, status, push_siapp] >> verdict

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def _run_line(record: dict[str, Any]) -> dict[str, Any]:
+    # HTTP telemetry left the record (XCom http_metrics): only rows stored before carry it
     requests = dict(record.get("requests") or {})
     if "requests" not in requests:  # a task with several clients: {"siasn": {...}, "siapp": {...}}
         parts = [v for v in requests.values() if isinstance(v, dict)]
@@ -23,6 +24,7 @@ def _run_line(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "lineage_id": record.get("lineage_id"),
         "flow": record.get("flow"),
+        "title": record.get("title") or record.get("flow"),
         "dag_id": record.get("dag_id"),
         "run_id": record.get("run_id"),
         "task_id": record.get("task_id"),
@@ -32,8 +34,17 @@ def _run_line(record: dict[str, Any]) -> dict[str, Any]:
         "retries": requests.get("retries"),
         "throttled_429": requests.get("throttled_429"),
         "duration_s": record.get("duration_s"),
-        "upstream": record.get("upstream"),
+        "failures": record.get("failures") or [],
+        "upstream": [
+            u.get("lineage_id") if isinstance(u, dict) else u for u in record.get("upstream") or []
+        ],
     }
+
+
+def counts_text(counts: dict[str, Any] | None) -> str:
+    """``sent 40, dead 2`` — a record's counts under its own names, zeros left out."""
+    shown = [f"{name} {n:,}" for name, n in (counts or {}).items() if isinstance(n, int) and n]
+    return ", ".join(shown) or "—"
 
 
 def collect_summary(store: Store, runs: int = 6) -> dict[str, Any]:
@@ -120,37 +131,23 @@ def render_summary(summary: dict[str, Any], title: str = "SIAPP NV ⇄ SIASN hub
         docs = ", ".join(f"{k} {v:,}" for k, v in ledger.items() if isinstance(v, int))
         console.print(f"document ledger: {docs or 'empty'}")
 
-    runs = Table(title="task runs (lineage)")
-    for col in (
-        "flow",
-        "task",
-        "mode",
-        "read",
-        "ins",
-        "upd",
-        "same",
-        "quar",
-        "dep",
-        "requests",
-        "s",
-    ):
-        runs.add_column(col, justify="right" if col not in ("flow", "task", "mode") else "left")
+    runs = Table(title="task runs (lineage; counts under each flow's own names)")
+    for col in ("flow", "task", "mode", "counts", "requests", "s"):
+        runs.add_column(col, justify="right" if col in ("requests", "s") else "left")
     for run in summary.get("recent_runs", []):
-        c = run.get("counts") or {}
+        failures = run.get("failures") or []
         runs.add_row(
-            str(run.get("flow")),
-            str(run.get("task_id")),
+            str(run.get("title") or run.get("flow")),
+            str(run.get("task_id")) + (" [red](failed)[/red]" if failures else ""),
             str((run.get("window") or {}).get("mode", "")),
-            str(c.get("read", "")),
-            str(c.get("inserted", "")),
-            str(c.get("updated", "")),
-            str(c.get("unchanged", "")),
-            str(c.get("quarantined", "")),
-            str(c.get("departed", "")),
+            counts_text(run.get("counts")),
             str(run.get("requests") if run.get("requests") is not None else ""),
             str(run.get("duration_s", "")),
         )
     console.print(runs)
+    for run in summary.get("recent_runs", []):
+        for failure in run.get("failures") or []:
+            console.print(f"[red]{run.get('task_id')}: {failure}[/red]")
     console.print("lineage ids (siapp-siasn lineage list; XCom and Asset events carry the same):")
     for run in summary.get("recent_runs", []):
         console.print(f"  {run.get('task_id')}: {run.get('lineage_id')}")

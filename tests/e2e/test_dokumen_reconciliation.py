@@ -52,13 +52,16 @@ def test_one_dag_run_reconciles_repairs_and_publishes_lineage(tmp_path: Path) ->
             "repair_limit": 10,
             "report_dir": str(tmp_path / "r"),
             "no_answer_days": 0,
+            # the injected orphan is flagged unrepairable (once): tolerated here, so that the
+            # run succeeds and publishes its Asset event; the default 0 would fail reconcile
+            "max_unrepairable": 1,
         }
         code = env.dags_test("dokumen_reconciliation", conf=conf, log_path=log)
         assert code == 0, f"DAG run failed; log: {log}\n{log.read_text()[-4000:]}"
 
     dag = "dag_id = 'dokumen_reconciliation'"
     states = dict(_sqlite(home, f"select task_id, state from task_instance where {dag}"))
-    assert states == {"check_keppres": "success", "reconcile": "success"}
+    assert states == {"check_keppres": "success", "reconcile": "success", "run_verdict": "success"}
 
     lineage = {
         r["task_id"]: r for r in Store(store_url).lineage.list(dag_id="dokumen_reconciliation")
@@ -77,6 +80,7 @@ def test_one_dag_run_reconciles_repairs_and_publishes_lineage(tmp_path: Path) ->
     assert Path(reconcile["extra"]["report"]["csv"]).is_relative_to(tmp_path / "r")
     assert reconcile["extra"]["repair"]["attempted"] >= 2  # missing + corrupt re-transferred
     assert lineage["check_keppres"]["extra"]["keppres"]["checked"] > 0
+    assert reconcile["counts"]["unrepairable"] == 1 and reconcile["failures"] == []
 
     events = _sqlite(
         home,
@@ -87,6 +91,6 @@ def test_one_dag_run_reconciles_repairs_and_publishes_lineage(tmp_path: Path) ->
     assert extra["lineage"]["extra"]["categories"] == reconcile["extra"]["categories"]
     xcom = _sqlite(
         home,
-        f"select value from xcom where {dag} and task_id = 'reconcile'",
+        f"select value from xcom where {dag} and task_id = 'reconcile' and key = 'return_value'",
     )
     assert len(xcom) == 1

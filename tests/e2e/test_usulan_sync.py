@@ -76,14 +76,16 @@ def test_one_dag_run_delivers_both_ways_with_lineage_and_asset_events(tmp_path: 
         "push_siasn": "success",
         "status_back": "success",
         "push_siapp": "success",
+        "run_verdict": "success",
     }
     lineage = {r["task_id"]: r for r in Store(store_url).lineage.list(dag_id="usulan_sync")}
     assert set(lineage) == {"collect", "push_siasn", "status_back", "push_siapp"}
-    assert lineage["push_siasn"]["counts"]["inserted"] == len(in_scope) + pics
+    assert lineage["push_siasn"]["counts"]["sent"] == len(in_scope) + pics
     assert lineage["push_siasn"]["extra"]["max_attempts"] == 3  # the conf reached the task
-    assert lineage["push_siapp"]["counts"]["inserted"] == len(in_scope) + len(refused)
-    assert lineage["collect"]["lineage_id"] in lineage["push_siasn"]["upstream"]
-    assert lineage["status_back"]["lineage_id"] in lineage["push_siapp"]["upstream"]
+    assert lineage["push_siapp"]["counts"]["sent"] == len(in_scope) + len(refused)
+    upstream = {t: [u["lineage_id"] for u in r["upstream"]] for t, r in lineage.items()}
+    assert lineage["collect"]["lineage_id"] in upstream["push_siasn"]
+    assert lineage["status_back"]["lineage_id"] in upstream["push_siapp"]
 
     events = {e["lineage"]["lineage_id"]: e["uri"] for e in _asset_events(home)}
     assert events[lineage["push_siasn"]["lineage_id"]] == "siasn://usulan"
@@ -127,11 +129,15 @@ def test_usulan_sync_is_wired_as_documented(tmp_path: Path) -> None:
     )
     dag = json.loads(out.stdout.strip().splitlines()[-1])
     assert dag["errors"] == []
-    assert dag["tasks"] == ["collect", "push_siapp", "push_siasn", "status_back"]
+    assert dag["tasks"] == ["collect", "push_siapp", "push_siasn", "run_verdict", "status_back"]
     assert dag["edges"] == [
         ["collect", "push_siasn"],
+        ["collect", "run_verdict"],
+        ["push_siapp", "run_verdict"],
+        ["push_siasn", "run_verdict"],
         ["push_siasn", "status_back"],
         ["status_back", "push_siapp"],
+        ["status_back", "run_verdict"],
     ]
     assert "'*/15 * * * *'" in dag["schedule"] and dag["timezone"] == "Asia/Jakarta"
     assert (dag["max_active_runs"], dag["catchup"], dag["native"]) == (1, False, True)
@@ -140,6 +146,7 @@ def test_usulan_sync_is_wired_as_documented(tmp_path: Path) -> None:
         "backoff_max_s",
         "concurrency",
         "max_attempts",
+        "max_dead_letters",
         "push_limit",
     ]
     assert dag["doc_md"] > 1000
@@ -148,6 +155,8 @@ def test_usulan_sync_is_wired_as_documented(tmp_path: Path) -> None:
         "push_siasn": ["siasn://usulan/"],
         "status_back": [],
         "push_siapp": ["siapp://status/"],
+        "run_verdict": [],
     }
     # BKN's answers still flow back when SIAPP NV or SIASN failed earlier in the run
     assert dag["trigger_rules"]["status_back"] == dag["trigger_rules"]["push_siapp"] == "all_done"
+    assert dag["trigger_rules"]["run_verdict"] == "all_done"  # the run fails if a task did

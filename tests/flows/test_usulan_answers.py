@@ -93,7 +93,7 @@ def test_usulan_of_a_quarantined_employee_waits_then_is_delivered_once(
     assert store.usulan.get(target["id"])["status"] == "menunggu_mirror_asn"
     extra = _collect_lineage(hub).extra
     assert extra["waiting_for_mirror"] >= 1
-    assert "siasn_asn_daily" in extra["waiting_hint"] and "nips" in extra["waiting_hint"]
+    assert "siasn_asn_daily" in extra["waiting_hint"] and "selection" in extra["waiting_hint"]
     assert nip not in str(extra)
     # every other usulan of a quarantined employee waits too; none is refused for golongan
     quarantined = {u["id"] for u in in_scope if store.quarantine.key_hash(u["nip"]) in f1_keys}

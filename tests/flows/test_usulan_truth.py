@@ -160,7 +160,7 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
         for r in hub.lineage:
             if r.task_id == "collect":
                 for resource in ("verifikasi", "pic"):
-                    collected[resource] += r.extra["resources"][resource]["enqueued"]
+                    collected[resource] += r.extra["resources"][resource].get("enqueued", 0)
         held = push_siasn[-1].extra["public"]
         assert held["held_reason"] == HELD_NO_PUBLIC_ENDPOINT
         assert held["held"] == {"verifikasi-setneg": len(verified), "pic": collected["pic"]}
@@ -280,7 +280,7 @@ def test_weeks_of_traffic_reach_both_sides_exactly_once(
 
     # ---- lineage and logs carry no personal data --------------------------------------------
     assert {r.flow for r in hub.lineage} == {"F5-F8", "F3-F4"}
-    pushed = sum(r.counts.inserted for r in hub.lineage if r.task_id.startswith("push"))
+    pushed = sum(r.counts.sent for r in hub.lineage if r.task_id.startswith("push"))
     assert pushed == sum(n.get("sent", 0) for n in stats.values())
     text = json.dumps([r.to_xcom() for r in hub.lineage]) + caplog.text
     nips = {u["nip"] for u in truth}

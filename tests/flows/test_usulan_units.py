@@ -383,7 +383,7 @@ def test_the_push_calls_the_store_off_the_event_loop(tmp_path: Path) -> None:
             RunContext(now=dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)),
         )
     )
-    assert record.counts.inserted == 2 and record.extra["documents"]["uploaded"] == 1
+    assert record.counts.sent == 2 and record.extra["documents"]["uploaded"] == 1
     assert [flow for flow, _ in side.posts] == [FLOW_USULAN, FLOW_VERIFIKASI]  # group order
     assert store_threads and not set(store_threads) & side.loop_threads
     assert len(side.loop_threads) == 1

@@ -110,7 +110,7 @@ def test_exactly_the_withheld_decrees_are_flagged_with_their_age(
     assert extra[APPLIED] == len(applied)
     assert extra["not_due"] == len(delivered) - len(due)
     assert extra["delivered"] == len(delivered)
-    assert result.record.counts.read == len(due)
+    assert result.record.counts.checked == len(due)
 
     stored = store.reconciliation.keppres_checks()
     assert {r["usulan_id"]: r["age_days"] for r in stored if r["status"] == NOT_APPLIED} == (

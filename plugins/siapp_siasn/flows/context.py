@@ -27,7 +27,7 @@ class RunContext:
     run_id: str = "manual"
     task_id: str = "flow"
     try_number: int = 1
-    upstream: list[str] = field(default_factory=list)
+    upstream: list[str | dict[str, Any]] = field(default_factory=list)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: progress callback (done, total): logged percentages in tasks, a bar in the CLI
     progress: Callable[[int, int], None] | None = None

@@ -35,7 +35,7 @@ from siapp_siasn.clients.errors import ApiError
 from siapp_siasn.clients.siasn import DATA_UTAMA, RW_GOLONGAN
 from siapp_siasn.flows.context import LOCAL_TZ, FlowConfigError, RunContext
 from siapp_siasn.flows.usulan_rules import FLOW_KEPPRES, FLOW_USULAN
-from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
+from siapp_siasn.lineage import ContentDigest, Counts, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.siasn import DataUtama, RwGolongan
 from siapp_siasn.models.types import GolonganId, SiasnDate
@@ -307,7 +307,12 @@ async def check_keppres(
     day = today or ctx.local_date
     source = Endpoint(system="siasn", endpoint=f"{DATA_UTAMA}, {RW_GOLONGAN}")
     target = Endpoint(system="hub", endpoint="keppres_check")
-    with ctx.lineage_scope(FLOW, source=source, target=target) as record:
+    with ctx.lineage_scope(
+        FLOW,
+        source=source,
+        target=target,
+        counts=Counts.named("checked", APPLIED, NOT_APPLIED, UNVERIFIED, "not_due"),
+    ) as record:
         record.window = {"today": day.isoformat(), "min_age_days": str(min_age_days)}
         decrees, not_due = decrees_due(
             store.usulan.list(),
@@ -354,10 +359,10 @@ async def check_keppres(
             digest.add(f"{r.decree.usulan_id}:{r.decree.kind}", r.status)
         record.content_digest = digest.hexdigest()
         record.counts.add(
-            read=len(decrees),
-            valid=len(stored),
-            inserted=len(stored),
-            failed=counts[UNVERIFIED],
+            checked=len(decrees),
+            **{APPLIED: counts[APPLIED], NOT_APPLIED: counts[NOT_APPLIED]},
+            unverified=counts[UNVERIFIED],
+            not_due=not_due,
         )
         record.extra["keppres"] = {
             "delivered": len(decrees) + not_due,

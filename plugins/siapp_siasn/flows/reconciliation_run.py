@@ -45,7 +45,7 @@ from siapp_siasn.flows.reconciliation_sources import (
     siapp_chunks,
     siasn_chunks,
 )
-from siapp_siasn.lineage import Endpoint, LineageRecord
+from siapp_siasn.lineage import Counts, Endpoint, LineageRecord
 from siapp_siasn.reports.reconciliation import write_report
 from siapp_siasn.store import Store
 from siapp_siasn.store.reconciliation import ReconItem
@@ -68,6 +68,36 @@ _SOURCE = Endpoint(
 _TARGET = Endpoint(system="hub-store", endpoint="reconciliation_item; reports")
 
 
+#: count names of a reconciliation record, in the order they are shown (per category:
+#: ``extra["categories"]``)
+RECONCILE_COUNTS = (
+    "read",
+    "ok",
+    "differences",
+    "new_items",
+    "open_items",
+    "repaired",
+    "repair_failed",
+    "unrepairable",
+    "quarantined",
+    NO_ANSWER,
+)
+ITEMS_WHERE = "table reconciliation_item, last_seen_run={}"
+UNREPAIRABLE_WHERE = "table reconciliation_item, flagged_at set (flagged once, with its reason)"
+QUARANTINE_WHERE = "table quarantine, run_id={}"
+
+
+def unrepairable_failure(flagged: int, threshold: int | None) -> str | None:
+    """The problem a reconciliation reports when it flagged more than ``threshold`` items
+    unrepairable this run (None: never), naming the count; None within the threshold."""
+    if threshold is None or flagged <= threshold:
+        return None
+    return (
+        f"{flagged} documents flagged unrepairable this run (threshold {threshold})"
+        " — see reconciliation_item and the report"
+    )
+
+
 @dataclass
 class ReconcileParams:
     """What one run does (a bad value raises :class:`FlowConfigError`).
@@ -76,6 +106,8 @@ class ReconcileParams:
     :param max_attempts: runs that may try to repair an item before it is flagged.
     :param dry_run: compare and report only: no items stored, nothing repaired.
     :param report_dir: where the CSV and HTML go (default: a folder in the temp directory).
+    :param max_unrepairable: items flagged unrepairable in one run above which the record
+        names a failure (None, the default of a direct call: never; the DAG's param says 0).
     """
 
     repair_limit: int = 50
@@ -92,12 +124,15 @@ class ReconcileParams:
     partitions: int = 16
     spill_rows: int = 1_000_000
     pipe_depth: int = 2
+    max_unrepairable: int | None = None
 
     def __post_init__(self) -> None:
         if self.no_answer_days < 0:
             raise FlowConfigError("no_answer_days >= 0")
         if self.repair_limit < 0 or self.max_attempts < 1:
             raise FlowConfigError("repair_limit >= 0 and max_attempts >= 1")
+        if self.max_unrepairable is not None and self.max_unrepairable < 0:
+            raise FlowConfigError("max_unrepairable >= 0")
         if min(self.siapp_page_size, self.siasn_page_size, self.ledger_chunk_size) < 1:
             raise FlowConfigError("page and chunk sizes must be at least 1")
         if self.partitions < 1 or self.spill_rows < 1 or self.pipe_depth < 1:
@@ -217,6 +252,7 @@ async def reconcile(
     report_dir = params.report_dir or Path(tempfile.gettempdir()) / "siapp_siasn_reports"
     with run.lineage_scope(
         FLOW,
+        counts=Counts.named(*RECONCILE_COUNTS),
         source=_SOURCE,
         target=_TARGET,
         window={"now": run.now.isoformat(), "api_mode": "public" if public else "pks"},
@@ -299,12 +335,22 @@ async def reconcile(
         quarantined = sum(s.quarantined_pages for s in statuses.values())
         record.counts.add(
             read=sum(int(v) for v in result.rows.values()),
-            valid=counts.get("ok", 0),
-            inserted=int(items.get("new", 0)),
-            updated=int(items.get("open", 0)),
+            ok=counts.get("ok", 0),
+            differences=sum(n for c, n in counts.items() if c not in ("ok", NO_ANSWER)),
+            new_items=int(items.get("new", 0)),
+            open_items=int(items.get("open", 0)),
+            repaired=repair.repaired,
+            repair_failed=repair.failed,
+            unrepairable=repair.flagged,
             quarantined=quarantined,
-            failed=repair.failed,
+            **{NO_ANSWER: len(no_answer)},
         )
+        record.reference("differences", record.counts.differences, ITEMS_WHERE.format(run_id))
+        record.reference("unrepairable", repair.flagged, UNREPAIRABLE_WHERE)
+        record.reference("quarantine", quarantined, QUARANTINE_WHERE.format(run_id))
+        problem = unrepairable_failure(repair.flagged, params.max_unrepairable)
+        if problem:
+            record.failures.append(problem)
         record.extra = {
             "categories": counts,
             "report": {"csv": str(result.csv), "html": str(result.html)},

@@ -74,7 +74,7 @@ from siapp_siasn.flows.usulan_rules import (
     usulan_body,
     verify_document,
 )
-from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
+from siapp_siasn.lineage import ContentDigest, Counts, Endpoint, LineageRecord
 from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.layanan import KpInstansiRow, PensiunInstansiRow
 from siapp_siasn.models.pks import SiasnDokumenRow
@@ -118,23 +118,58 @@ class PushParams:
     :param limit: due items taken per run (the oldest).
     :param concurrency: groups (usulan) in flight at once.
     :param retry: attempts before the dead letter, and the backoff between them.
+    :param max_dead_letters: items dead-lettered in one run above which the record names a
+        failure (0: any dead letter; None, the default of a direct call: never; the DAG's
+        param says 0).
     """
 
     target: str | None = None
     limit: int = 500
     concurrency: int = 8
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_dead_letters: int | None = None
 
     def __post_init__(self) -> None:
         if self.target is not None and self.target not in TARGETS:
             raise FlowConfigError(f"unknown target {self.target!r}; one of {sorted(TARGETS)}")
         if self.limit < 1 or self.concurrency < 1:
             raise FlowConfigError("limit and concurrency must be at least 1")
+        if self.max_dead_letters is not None and self.max_dead_letters < 0:
+            raise FlowConfigError("max_dead_letters must be 0 or more")
 
     def flows(self) -> tuple[str, ...]:
         if self.target is None:
             return (*TARGETS["siasn"], *TARGETS["siapp"])
         return TARGETS[self.target]
+
+
+#: count names of a push record, in the order they are shown
+PUSH_COUNTS = ("due", "sent", "failed", "dead", "deferred")
+_TITLES = {
+    "siasn": "F5-F8 usulan, verifikasi, Keppres, PIC → SIASN",
+    "siapp": "F3-F4 status, pertek, penolakan → SIAPP NV",
+}
+#: where an auditor finds the dead letters
+DEAD_LETTERS_WHERE = "view v_outbox_dead (outbox status dead)"
+
+
+def _counts_line(counts: Mapping[str, int]) -> str:
+    """``sent 8, failed 1, dead 1``"""
+    return ", ".join(f"{what} {n}" for what, n in counts.items())
+
+
+def dead_letter_failure(
+    dead: int, threshold: int | None, *, sent: int, deferred: int
+) -> str | None:
+    """The problem a push run reports when it dead-lettered more than ``threshold`` items
+    (None: never), naming the counts; None when within the threshold."""
+    if threshold is None or dead <= threshold:
+        return None
+    noun = "dead letter" if dead == 1 else "dead letters"
+    return (
+        f"{dead} {noun} this run (threshold {threshold}); {sent} sent, {deferred} deferred"
+        " — view v_outbox_dead"
+    )
 
 
 class UnexpectedAnswerError(Exception):
@@ -780,12 +815,15 @@ async def push_outbox(
     endpoints = dict(_ENDPOINTS, siasn=_PUBLIC_ENDPOINTS) if public else _ENDPOINTS
     with run.lineage_scope(
         _LABELS.get(target, "F3-F8"),
+        title=_TITLES.get(target, "F3-F8 outbox → SIASN, SIAPP NV"),
+        counts=Counts.named(*PUSH_COUNTS),
         source=Endpoint(system="hub-store", endpoint="outbox"),
         target=Endpoint(
             system=target,
             endpoint=endpoints.get(target, f"{endpoints['siasn']}; {endpoints['siapp']}"),
         ),
-        window={"now": run.now.isoformat(), "flows": ",".join(flows)},
+        # the due items as of now; the flows are the target's (and extra.by_flow's)
+        window={"due_by": run.now.isoformat()},
     ) as record:
         io = _StoreIO(store)
         try:
@@ -810,19 +848,25 @@ async def push_outbox(
                         done += 1
                         run.report_progress(done, len(groups))
                     record.requests = {"siasn": siasn.metrics(), "siapp": siapp.metrics()}
-            outbox = await io.call(store.outbox.stats)
         finally:
             io.close()
         t = pusher.tally
-        record.counts.add(read=len(due), inserted=t.sent, failed=t.failed, unchanged=t.deferred)
+        record.counts.add(
+            due=len(due), sent=t.sent, failed=t.failed, dead=t.dead, deferred=t.deferred
+        )
+        record.reference("dead_letters", t.dead, DEAD_LETTERS_WHERE)
+        problem = dead_letter_failure(
+            t.dead, params.max_dead_letters, sent=t.sent, deferred=t.deferred
+        )
+        if problem:
+            record.failures.append(problem)
+        # one line per flow and only the document counts that happened: the record stays
+        # readable (the outbox as a whole is in the store: siapp-siasn store stats)
         record.extra = {
-            "dead_lettered": t.dead,
-            "deferred": t.deferred,
-            "by_flow": t.by_flow,
+            "by_flow": {flow: _counts_line(n) for flow, n in t.by_flow.items()},
             "errors": t.errors,
-            "documents": t.documents,
+            "documents": {k: n for k, n in t.documents.items() if n},
             "max_attempts": params.retry.max_attempts,
-            "outbox": outbox,
         }
         to_siasn = public and any(f in TARGETS["siasn"] for f in flows)
         if to_siasn:

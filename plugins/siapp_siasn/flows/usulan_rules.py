@@ -178,9 +178,10 @@ WAITING_FOR_MIRROR = "waiting for the ASN mirror: the employee's F1 record is qu
 MENUNGGU_MIRROR = "menunggu_mirror_asn"
 #: what the collect's lineage says about them (never the NIPs: they are in the held rows)
 WAITING_HINT = (
-    "usulan wait for employees whose SIASN record was quarantined (F1); trigger DAG "
-    "siasn_asn_daily with param nips (the NIPs of the usulan held in the outbox with this "
-    "reason) to re-pull them once the record is fixed"
+    "usulan wait for employees whose SIASN record was quarantined (F1); once SIASN has fixed "
+    "the record, put their NIPs (those of the usulan held in the outbox with this reason) in a "
+    "selection (siapp-siasn select create --file nips.txt --purpose ...) and trigger DAG "
+    "siasn_asn_daily with param selection to re-pull them"
 )
 
 #: the model's codes (`SiappUsulan.scope_violation`) -> the reason codes of docs/CONTRACT.md

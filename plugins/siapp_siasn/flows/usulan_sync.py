@@ -54,7 +54,7 @@ from siapp_siasn.flows.usulan_rules import (
     verifikasi_payload,
     version_hash,
 )
-from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
+from siapp_siasn.lineage import ContentDigest, Counts, Endpoint, LineageRecord, UpstreamRef
 from siapp_siasn.models.errors import validate_payload
 from siapp_siasn.models.layanan import KpInstansiRow
 from siapp_siasn.models.pks import StatusUsulanRow
@@ -440,13 +440,22 @@ class _Collector:
             )
 
 
+#: count names of a collect and a status-back record, in the order they are shown
+COLLECT_COUNTS = ("read", "enqueued", "known", "refused", "invalid", "waiting", "quarantined")
+STATUS_COUNTS = ("read", "enqueued", "known", "quarantined")
+#: where an auditor finds the rows behind ``quarantined`` (this run's rows of the flow)
+QUARANTINE_WHERE = "table quarantine, run_id={run_id}"
+
+
 @contextmanager
 def _outbox_lineage(
-    run: RunContext, flow: str, source: Endpoint, target: Endpoint
+    run: RunContext, flow: str, source: Endpoint, target: Endpoint, title: str, counts: Counts
 ) -> Iterator[tuple[LineageRecord, ContentDigest]]:
     """The flow's lineage record, whose content digest covers the outbox items it enqueued."""
     digest = ContentDigest()
-    with run.lineage_scope(flow, source=source, target=target) as record:
+    with run.lineage_scope(
+        flow, source=source, target=target, title=title, counts=counts
+    ) as record:
         yield record, digest
         record.content_digest = digest.hexdigest()
 
@@ -492,10 +501,16 @@ async def collect_siapp(
         raise FlowConfigError(f"unknown SIAPP NV resources {unknown}; known: {list(RESOURCES)}")
     source = Endpoint(system="siapp", endpoint="/api/v1/{usulan,verifikasi,keppres,pic}")
     target = Endpoint(system="hub-store", endpoint="outbox, quarantine, usulan_lifecycle")
-    with _outbox_lineage(run, "F5-F8", source, target) as (record, digest):
+    title = "F5-F8 usulan, verifikasi, Keppres, PIC ← SIAPP NV (scope-checked)"
+    counts = Counts.named(*COLLECT_COUNTS)
+    with _outbox_lineage(run, "F5-F8", source, target, title, counts) as (record, digest):
         collector = _Collector(store, run.now)
         per_resource: dict[str, dict[str, Any]] = {}
         mirror_loaded = store.state.get_watermark(watermarks.ASN_CURSOR) is not None
+        asn_load = store.lineage.latest(flow="F1")
+        if asn_load is not None:
+            # the scope is checked against the ASN mirror: the load it holds is an upstream
+            record.upstream.append(UpstreamRef.of(asn_load))
         async with siapp:
             for resource in resources:
                 res = CollectResult()
@@ -522,9 +537,11 @@ async def collect_siapp(
                 record.window[f"{resource}.to"] = moved or since
                 record.counts.add(
                     read=res.read,
-                    valid=res.valid,
-                    inserted=added,
-                    unchanged=res.known,
+                    enqueued=added,
+                    known=res.known,
+                    refused=res.rejected,
+                    invalid=res.quarantined,
+                    waiting=res.waiting,
                     quarantined=res.quarantined + res.rejected,
                 )
                 log.info(
@@ -542,8 +559,14 @@ async def collect_siapp(
                 )
             record.requests = siapp.metrics()
         waiting = int(per_resource.get("usulan", {}).get("waiting", 0))
+        record.reference(
+            "quarantine", record.counts.quarantined, QUARANTINE_WHERE.format(run_id=run.run_id)
+        )
         record.extra = {
-            "resources": per_resource,
+            # what happened per resource, zeros left out (the record stays readable)
+            "resources": {
+                name: {k: v for k, v in res.items() if v} for name, res in per_resource.items()
+            },
             "reasons": collector.reasons,
             "waiting_for_mirror": waiting,
         }
@@ -671,7 +694,9 @@ async def status_back(
     public = api_mode_of(siasn) == "public"
     source = Endpoint(system="siasn", endpoint=KP_BY_ID if public else PKS_STATUS)
     target = Endpoint(system="hub-store", endpoint="outbox, usulan_lifecycle")
-    with _outbox_lineage(run, "F3-F4", source, target) as (record, digest):
+    title = "F3-F4 status, pertek ← SIASN (BKN's answers)"
+    counts = Counts.named(*STATUS_COUNTS)
+    with _outbox_lineage(run, "F3-F4", source, target, title, counts) as (record, digest):
         since_text = store.state.get_watermark(watermarks.SIASN_STATUS)
         since = date.fromisoformat(since_text) if since_text else None
         record.window = {"from": since_text, "api_mode": "public" if public else "pks"}
@@ -725,12 +750,12 @@ async def status_back(
         record.window["to"] = moved or since_text
         record.counts.add(
             read=len(raw_rows),
-            valid=valid,
-            inserted=added,
-            unchanged=len(work.items) - added,
+            enqueued=added,
+            known=len(work.items) - added,
             quarantined=len(work.bad),
         )
-        record.extra = {"items": announced}
+        record.reference("quarantine", len(work.bad), QUARANTINE_WHERE.format(run_id=run.run_id))
+        record.extra = {"items": announced, "valid": valid}
         log.info(
             "status back: %d rows, %d valid, %d new outbox items, %d quarantined",
             len(raw_rows),

@@ -28,6 +28,8 @@ class KeppresCheckOperator(HubOperator):
     :param min_age_days: days after delivery before a decree must show in SIASN.
     """
 
+    calls_siasn = True
+
     template_fields: Sequence[str] = ("min_age_days",)
     ui_color = "#f7e8cf"
 
@@ -51,9 +53,14 @@ class DokumenReconciliationOperator(HubOperator):
     :param max_attempts: runs that may try to repair an item before it is flagged.
     :param report_dir: folder of the CSV and HTML reports (default: the temp directory).
     :param no_answer_days: days after which an usulan with no answer is reported.
+    :param max_unrepairable: documents flagged unrepairable in one run above which the task
+        fails (after publishing its lineage record; no retries).
     """
 
+    calls_siasn = True
+
     template_fields: Sequence[str] = (
+        "max_unrepairable",
         "repair_limit",
         "max_attempts",
         "report_dir",
@@ -68,6 +75,7 @@ class DokumenReconciliationOperator(HubOperator):
         max_attempts: int | str = 3,
         report_dir: str | None = None,
         no_answer_days: int | str = 14,
+        max_unrepairable: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +83,7 @@ class DokumenReconciliationOperator(HubOperator):
         self.repair_limit = repair_limit
         self.max_attempts = max_attempts
         self.report_dir = report_dir
+        self.max_unrepairable = max_unrepairable
 
     async def run_flow(self, store: Store, run: RunContext, context: Context) -> LineageRecord:
         from siapp_siasn.flows.reconciliation_run import ReconcileParams, reconcile
@@ -84,5 +93,6 @@ class DokumenReconciliationOperator(HubOperator):
             max_attempts=int(self.max_attempts),
             report_dir=Path(self.report_dir) if self.report_dir else None,
             no_answer_days=int(self.no_answer_days),
+            max_unrepairable=int(self.max_unrepairable),
         )
         return await reconcile(run, self.siasn_client(), self.siapp_client(), store, params)

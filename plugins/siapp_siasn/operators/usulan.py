@@ -41,6 +41,8 @@ class SiappCollectOperator(HubOperator):
 class SiasnStatusBackOperator(HubOperator):
     """F3/F4: BKN status, pertek and ralat pertek since the watermark → lifecycle + outbox."""
 
+    calls_siasn = True
+
     ui_color = "#d8f0e3"
 
     def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
@@ -59,9 +61,14 @@ class OutboxPushOperator(HubOperator):
     :param concurrency: usulan delivered in parallel.
     :param backoff_base_s: wait after the first failed attempt (doubling, with jitter).
     :param backoff_max_s: the longest wait between two attempts.
+    :param max_dead_letters: items dead-lettered in one run above which the task fails (after
+        publishing its lineage record; no retries: a retry would not un-dead them).
     """
 
+    calls_siasn = True
+
     template_fields: Sequence[str] = (
+        "max_dead_letters",
         "max_attempts",
         "push_limit",
         "concurrency",
@@ -79,6 +86,7 @@ class OutboxPushOperator(HubOperator):
         concurrency: int | str = 8,
         backoff_base_s: float | str = 60.0,
         backoff_max_s: float | str = 21600.0,
+        max_dead_letters: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,6 +96,7 @@ class OutboxPushOperator(HubOperator):
         self.concurrency = concurrency
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.max_dead_letters = max_dead_letters
 
     def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.usulan_push import PushParams, push_outbox
@@ -103,5 +112,6 @@ class OutboxPushOperator(HubOperator):
                 base_s=float(self.backoff_base_s),
                 max_s=float(self.backoff_max_s),
             ),
+            max_dead_letters=int(self.max_dead_letters),
         )
         return push_outbox(self.siasn_client(), self.siapp_client(), store, params, run)

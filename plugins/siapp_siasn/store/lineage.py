@@ -81,3 +81,15 @@ class LineageRepository(Repository):
         )
         with self._tx(None, "lineage.list") as c:
             return list(c.scalars(q))
+
+    def latest(
+        self, *, flow: str | None = None, dag_id: str | None = None, task_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The newest stored record of ``flow`` (and/or DAG, task), or None: e.g. the ASN load
+        an usulan collect checked its scope against."""
+        q = where_given(
+            sa.select(lineage.c.record).order_by(lineage.c.created_at.desc()).limit(1),
+            ((lineage.c.flow, flow), (lineage.c.dag_id, dag_id), (lineage.c.task_id, task_id)),
+        )
+        with self._tx(None, "lineage.latest") as c:
+            return c.scalar(q)
