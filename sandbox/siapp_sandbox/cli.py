@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,8 +37,27 @@ def serve(
     static_sso_token: Annotated[
         str | None, typer.Option(help="static SSO token accepted on Auth: bearer ('' = none)")
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="PEM server certificate (chain): serve HTTPS on both ports (needs --tls-key)",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="PEM private key of --tls-cert (unencrypted)",
+        ),
+    ] = None,
 ) -> None:
-    """Serve both sandbox APIs in one process until interrupted."""
+    """Serve both sandbox APIs in one process until interrupted (HTTP, or HTTPS with
+    --tls-cert/--tls-key)."""
     from .common import parse_faults
     from .server import SandboxServeError, run
 
@@ -45,6 +65,10 @@ def serve(
         parse_faults(faults)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter(
+            "give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert/--tls-key"
+        )
     try:
         run(
             employees=employees,
@@ -55,6 +79,7 @@ def serve(
             siasn_port=siasn_port,
             siapp_port=siapp_port,
             static_sso_token=static_sso_token,
+            tls=(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None,
         )
     except SandboxServeError as exc:
         typer.echo(f"siapp-sandbox: {exc}", err=True)

@@ -6,6 +6,10 @@ ready line printed to stdout carries the real URLs::
 
     siapp-sandbox ready siasn=http://127.0.0.1:8081 siapp=http://127.0.0.1:8082 pid=1234 ...
 
+With ``tls=(certfile, keyfile)`` (PEM files; the CLI's ``--tls-cert``/``--tls-key``) both apps
+serve HTTPS with that certificate (uvicorn's ``ssl_certfile``/``ssl_keyfile``) and the URLs are
+``https://``. HTTP stays the default.
+
 The SIAPP NV app comes from ``siapp_sandbox.siapp_app.create_app(state)`` when that module
 exists; otherwise a bare app with only the ``/_sandbox`` controls is served on the SIAPP port.
 """
@@ -19,8 +23,10 @@ import importlib.util
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -30,9 +36,20 @@ from . import siasn_app
 from .common import Faults, SandboxState, install_sandbox, parse_faults
 from .world import World
 
-__all__ = ["READY_PREFIX", "SandboxServeError", "build_apps", "build_state", "run", "serve"]
+__all__ = [
+    "READY_PREFIX",
+    "SandboxServeError",
+    "TlsFiles",
+    "build_apps",
+    "build_state",
+    "run",
+    "serve",
+]
 
 READY_PREFIX = "siapp-sandbox ready"
+
+#: ``(certfile, keyfile)``: PEM server certificate (chain) and its unencrypted private key.
+TlsFiles = tuple[str | Path, str | Path]
 
 
 def build_state(
@@ -71,9 +88,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+def _config(app: FastAPI, host: str, port: int, tls: TlsFiles | None = None) -> uvicorn.Config:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -85,7 +102,16 @@ def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
         server_header=False,
         date_header=False,
         backlog=2048,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
+    try:
+        # loads the certificate now, so a bad file is a clear error instead of a server task
+        # dying before it listens
+        config.load()
+    except (OSError, ssl.SSLError) as exc:
+        raise SandboxServeError(f"cannot load the TLS certificate or key: {exc}") from exc
+    return config
 
 
 def _bound_port(server: uvicorn.Server) -> int:
@@ -101,10 +127,17 @@ async def serve(
     siasn_port: int = 0,
     siapp_port: int = 0,
     on_ready: Callable[[str, str], None] | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Serve both apps until SIGINT/SIGTERM. ``on_ready(siasn_url, siapp_url)`` once listening."""
+    """Serve both apps until SIGINT/SIGTERM. ``on_ready(siasn_url, siapp_url)`` once listening.
+
+    ``tls=(certfile, keyfile)`` serves HTTPS on both ports (one certificate for both).
+    """
     siasn, siapp = build_apps(state)
-    servers = [_Server(_config(siasn, host, siasn_port)), _Server(_config(siapp, host, siapp_port))]
+    servers = [
+        _Server(_config(siasn, host, siasn_port, tls)),
+        _Server(_config(siapp, host, siapp_port, tls)),
+    ]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -129,7 +162,8 @@ async def serve(
             errors = [r for r in results if isinstance(r, BaseException)]
             raise errors[0] if errors else SandboxServeError("a sandbox server stopped")
         await asyncio.sleep(0.01)
-    urls = [f"http://{host}:{_bound_port(s)}" for s in servers]
+    scheme = "https" if tls else "http"
+    urls = [f"{scheme}://{host}:{_bound_port(s)}" for s in servers]
     if on_ready is not None:
         on_ready(urls[0], urls[1])
     await asyncio.gather(*tasks)
@@ -144,8 +178,10 @@ def run(
     siasn_port: int = 0,
     siapp_port: int = 0,
     static_sso_token: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Build the world and serve it (blocking); prints the ready line."""
+    """Build the world and serve it (blocking); prints the ready line (``https://`` URLs with
+    ``tls=(certfile, keyfile)``)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     state = build_state(employees, seed, ivb_share, faults)
     if static_sso_token is not None:
@@ -158,7 +194,7 @@ def run(
             flush=True,
         )
 
-    coro = serve(state, host, siasn_port, siapp_port, ready)
+    coro = serve(state, host, siasn_port, siapp_port, ready, tls)
     try:
         import uvloop
     except ImportError:

@@ -16,6 +16,11 @@
 The subprocess runs ``python -m siapp_sandbox serve`` on free loopback ports (port 0; the real
 ports come from its ready line), so each sandbox has its own state and memory; the context
 manager stops it (SIGTERM, then SIGKILL after a grace period).
+
+``run_sandbox(tls=(certfile, keyfile))`` serves HTTPS (``sb.siasn_url`` is ``https://...``).
+The handle's own control calls then trust exactly that server certificate (pinned, whatever
+its host names or CA), so a test can give the sandbox a certificate the code under test must
+reject and still drive the sandbox.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,22 +43,42 @@ import orjson
 
 from .server import READY_PREFIX
 
-__all__ = ["RunningSandbox", "SandboxStartError", "run_sandbox"]
+__all__ = ["RunningSandbox", "SandboxStartError", "pinned_context", "run_sandbox"]
 
 
 class SandboxStartError(RuntimeError):
     """The sandbox subprocess did not become ready."""
 
 
+def pinned_context(certfile: str | Path) -> ssl.SSLContext:
+    """An SSL context that trusts exactly the certificate(s) in ``certfile``.
+
+    For the harness's own control calls to a sandbox it started: the leaf is a trust anchor
+    (partial chain) and the host name is not checked, because the certificate is the one the
+    harness handed the server, possibly made for another host on purpose.
+    """
+    ctx = ssl.create_default_context(cafile=str(certfile))
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    ctx.check_hostname = False
+    return ctx
+
+
 class RunningSandbox:
     """Handle on a running sandbox subprocess (see the module docstring)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], siasn_url: str, siapp_url: str) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        siasn_url: str,
+        siapp_url: str,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.siasn_url = siasn_url
         self.siapp_url = siapp_url
-        self.client = httpx.Client(base_url=siasn_url, timeout=30.0)
+        self._verify = verify
+        self.client = httpx.Client(base_url=siasn_url, timeout=30.0, verify=verify)
 
     # ------------------------------------------------------------------ controls
     def _ctl(self, method: str, path: str, **kw: Any) -> Any:
@@ -128,6 +155,7 @@ class RunningSandbox:
                 "client_secret": "sandbox-secret",
             },
             timeout=30.0,
+            verify=self._verify,
         )
         r.raise_for_status()
         return r.json()["access_token"]
@@ -162,8 +190,12 @@ def run_sandbox(
     ivb_share: float = 0.08,
     startup_timeout_s: float = 120.0,
     extra_args: list[str] | None = None,
+    tls: tuple[str | Path, str | Path] | None = None,
 ) -> Iterator[RunningSandbox]:
-    """Run a sandbox subprocess on free loopback ports; yields a :class:`RunningSandbox`."""
+    """Run a sandbox subprocess on free loopback ports; yields a :class:`RunningSandbox`.
+
+    ``tls=(certfile, keyfile)`` (PEM) serves HTTPS with that certificate; HTTP otherwise.
+    """
     faults_arg = orjson.dumps(faults).decode() if isinstance(faults, dict) else faults or "none"
     cmd = [
         sys.executable,
@@ -182,6 +214,7 @@ def run_sandbox(
         repr(float(ivb_share)),
         "--faults",
         faults_arg,
+        *(["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []),
         *(extra_args or []),
     ]
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
@@ -212,7 +245,8 @@ def run_sandbox(
             tail = err.read()[-2000:].decode("utf-8", "replace")
             raise SandboxStartError(f"sandbox did not start (exit {proc.poll()}): {tail}")
         fields = dict(p.split("=", 1) for p in ready[0].split() if "=" in p)
-        sb = RunningSandbox(proc, fields["siasn"], fields["siapp"])
+        verify = pinned_context(tls[0]) if tls else True
+        sb = RunningSandbox(proc, fields["siasn"], fields["siapp"], verify)
         yield sb
     finally:
         if sb is not None:

@@ -106,6 +106,23 @@ _TRANSPORT_FAILURES = (
     ),
 )
 _TRANSPORT_ERRORS = tuple(t for f in _TRANSPORT_FAILURES for t in f.types)
+# OpenSSL verify codes meaning "the issuer is not trusted here": the fix is the CA bundle.
+_UNTRUSTED_ISSUER = frozenset({2, 18, 19, 20, 21})
+
+
+def _tls_text(exc: aiohttp.ClientSSLError) -> str:
+    """What failed in the TLS setup with which host, in OpenSSL's words: one line, no path,
+    query or traceback (the certificate's own names are public)."""
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        reason = getattr(cert_error, "verify_message", None) or type(cert_error).__name__
+        text = f"TLS certificate verify failed for {where}: {reason}"
+        if getattr(cert_error, "verify_code", None) in _UNTRUSTED_ISSUER:
+            text += " (name the server's CA bundle in the connection's verify setting)"
+        return text
+    reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
+    return f"TLS handshake with {where} failed: {reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -634,7 +651,10 @@ class ApiClient:
         """The :class:`ApiError` for an exception of the HTTP stack (counted in the metrics)."""
         failure = next(f for f in _TRANSPORT_FAILURES if isinstance(exc, f.types))
         self.stats.record_error(req.method, req.template, failure.kind)
-        text = failure.message.format(name=type(exc).__name__, timeout=req.timeout)
+        if isinstance(exc, aiohttp.ClientSSLError):
+            text = redact(_tls_text(exc))
+        else:
+            text = failure.message.format(name=type(exc).__name__, timeout=req.timeout)
         return ApiError(None, req.template, text, retryable=failure.retryable, sent=failure.sent)
 
     def _judge(self, req: Request, resp: ApiResponse, refreshed: bool) -> ApiResponse:
