@@ -108,15 +108,29 @@ def test_gcra_spacing_without_network() -> None:
     assert asyncio.run(main()) >= 0.3
 
 
-def test_burst_lets_a_few_through_back_to_back() -> None:
-    async def main() -> float:
-        lim = RateLimiter(10.0, burst=5)
-        t0 = time.monotonic()
-        for _ in range(5):
-            await lim.acquire()
-        return time.monotonic() - t0
+def test_burst_lets_a_few_through_back_to_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a virtual clock (no wall time): the first ``burst`` acquisitions never wait, the
+    next one waits its interval."""
+    now = [1000.0]
+    sleeps: list[float] = []
 
-    assert asyncio.run(main()) < 0.05
+    async def virtual_sleep(delay: float) -> None:
+        sleeps.append(delay)
+        now[0] += max(delay, 0.0)
+
+    monkeypatch.setattr("siapp_siasn.clients.ratelimit.asyncio.sleep", virtual_sleep)
+    lim = RateLimiter(10.0, burst=5, clock=lambda: now[0])
+
+    async def main() -> list[int]:
+        waits = []
+        for _ in range(6):
+            before = len(sleeps)
+            await lim.acquire()
+            waits.append(len(sleeps) - before)
+        return waits
+
+    assert asyncio.run(main()) == [0, 0, 0, 0, 0, 1]
+    assert now[0] - 1000.0 == pytest.approx(1 / (10.0 * (1 - lim.headroom)))
 
 
 class FakeClock:

@@ -8,8 +8,11 @@ case-insensitive). Both sides are mapped onto the same plain values before compa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -262,3 +265,115 @@ def mismatches(view: StoreView, truths: dict[str, dict[str, Any]]) -> dict[str, 
         if bad:
             out[nip] = bad
     return out
+
+
+# ---------------------------------------------------------------------------- quarantine leaks
+
+#: truth keys of one person whose values are personal (the employee's own record)
+_PERSON_KEYS = ("nipBaru", "nipLama", "nik", "nama", "alamat", "noHp", "email", "emailGov")
+
+
+def _dmy(iso: str) -> str:
+    return f"{iso[8:10]}-{iso[5:7]}-{iso[:4]}"
+
+
+def _dates_not_of_birth(value: Any, key: str = "") -> Iterable[str]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _dates_not_of_birth(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _dates_not_of_birth(v, key)
+    elif isinstance(value, str) and "lahir" not in key.lower():
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return
+        yield value
+
+
+def personal_values(truth: Mapping[str, Any]) -> dict[str, str]:
+    """Every personal value of one truth record (lower-cased) -> a label naming its field, for
+    leak checks: the employee's NIPs, NIK, name, address, phone, e-mails and birth date, and the
+    names and birth dates of spouses, children and parents. Dates in both spellings (ISO, and
+    dd-mm-yyyy as SIASN serves them). A birth date equal to another date of the same record
+    (a TMT, a wedding) is left out: that date, kept in a payload, would look the same."""
+    out: dict[str, str] = {}
+
+    def add(value: Any, label: str) -> None:
+        if isinstance(value, str) and value.strip():
+            out[value.strip().lower()] = label
+
+    other_dates = set(_dates_not_of_birth(truth))
+
+    def birth(value: Any, label: str) -> None:
+        if isinstance(value, str) and len(value) == 10 and value not in other_dates:
+            add(value, label)
+            add(_dmy(value), label)
+
+    for key in _PERSON_KEYS:
+        add(truth.get(key), key)
+    birth(truth.get("tglLahir"), "tglLahir")
+    members = [("pasangan", sp.get("orang") or {}) for sp in truth.get("pasangan") or []]
+    members += [("anak", ch) for ch in truth.get("anak") or []]
+    ortu = truth.get("ortu") or {}
+    members += [(rel, ortu[rel]) for rel in ("ayah", "ibu") if ortu.get(rel)]
+    for rel, member in members:
+        add(member.get("nama"), f"{rel}.nama")
+        birth(member.get("tglLahir"), f"{rel}.tglLahir")
+    return out
+
+
+# the row's own bookkeeping: its hash (checked separately), id and the wall-clock stamp
+_NOT_FROM_THE_RECORD = frozenset({"key_hash", "id", "created_at"})
+
+
+@dataclass
+class QuarantineAudit:
+    """What :func:`audit_quarantine` found: rows traced to a key, rows not traced (a garbled
+    key), and leaks as (row id, entity kind, field label) - never the value itself."""
+
+    traced: int
+    untraced: int
+    leaks: list[tuple[int, str, str]]
+
+
+def audit_quarantine(
+    rows: Sequence[Mapping[str, Any]],
+    people: Mapping[str, Mapping[str, Any]],
+    secret: bytes,
+) -> QuarantineAudit:
+    """Check stored quarantine rows against the sandbox truth of the people behind them.
+
+    ``people`` maps each key a flow may quarantine (a NIP, a usulan id) to the truth record of
+    the person it concerns. A row is traced when its ``key_hash`` is the HMAC-SHA256 of one of
+    these keys under ``secret`` (computed here, not by the store, so a plain hash, the clear
+    key or another secret does not trace); what the row keeps of the record (reason, detail,
+    payload, ...) must hold none of that person's personal values (a NIP key is one of them).
+    An untraced row must hold none of anyone's, birth dates aside: tied to no one, a date in it
+    cannot be told from another person's birth date.
+    """
+    by_hash = {hmac.new(secret, key.encode(), hashlib.sha256).hexdigest(): key for key in people}
+    everyone: dict[str, str] = {}
+    for truth in people.values():
+        everyone.update(
+            (v, label)
+            for v, label in personal_values(truth).items()
+            if not label.endswith("tglLahir")
+        )
+    traced = untraced = 0
+    leaks: list[tuple[int, str, str]] = []
+    for row in rows:
+        stored = {k: v for k, v in row.items() if k not in _NOT_FROM_THE_RECORD}
+        text = json.dumps(stored, default=str).lower()
+        key = by_hash.get(row["key_hash"])
+        if key is None:
+            untraced += 1
+            values = everyone
+        else:
+            traced += 1
+            values = personal_values(people[key])
+        leaks += [
+            (row["id"], row["entity_kind"], label) for v, label in values.items() if v in text
+        ]
+    return QuarantineAudit(traced, untraced, leaks)

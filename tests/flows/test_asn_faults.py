@@ -11,8 +11,15 @@ import sqlalchemy as sa
 
 from siapp_siasn.flows.asn_pull import PullParams, QualityGate, check_quality
 from siapp_siasn.store.tables import asn, asn_history, quarantine
-from tests.flows._truth import StoreView, fetch_truth, mismatches
-from tests.flows.conftest import StoreFactory, pull, pull_everything, route_count, run_context
+from tests.flows._truth import StoreView, audit_quarantine, fetch_truth, mismatches
+from tests.flows.conftest import (
+    HASH_KEY,
+    StoreFactory,
+    pull,
+    pull_everything,
+    route_count,
+    run_context,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +113,21 @@ def test_flaky_api_run_completes_and_quarantines_malformed(
     strict = QualityGate(rate / 2, min_quarantined=1)
     assert check_quality(store, pulled, lenient, ctx).failures == []
     failures = check_quality(store, pulled, strict, ctx).failures
-    assert len(failures) == 1 and "quarantine rate" in failures[0]
+    assert len(failures) == 1
+    listing_bad = record.extra["quarantine_reasons"].get("listing_invalid", 0)
+    assert failures[0].startswith(
+        f"quality gate failed: {len(rows)} of {record.counts.read} employees quarantined ("
+    )
+    assert failures[0].endswith(
+        ": "
+        + ", ".join(
+            f"{reason} {n}"
+            for reason, n in sorted(
+                {"invalid": len(rows) - listing_bad, "listing_invalid": listing_bad}.items()
+            )
+            if n
+        )
+    )
     assert not any(nip in failures[0] for nip in truth_nips)
 
     # every malformed employee is quarantined under its keyed hash, the reason naming the field
@@ -127,6 +148,11 @@ def test_flaky_api_run_completes_and_quarantines_malformed(
     assert len(garbled) == len(bad_rows)
     assert sum(q["key_hash"] not in truth_hashes for q in garbled) == len(unnamed)
     assert len(rows) == len(bad_employees) + len(bad_rows)
+    # the stored rows keep nothing personal of the employees behind them (names, NIK, birth
+    # dates, address, phone, e-mail, NIPs), each under the HMAC of its NIP with the store's key
+    audit = audit_quarantine(rows, fetch_truth(sb, set(bad_employees) | set(bad_rows)), HASH_KEY)
+    assert audit.leaks == []
+    assert (audit.traced, audit.untraced) == (len(rows) - len(unnamed), len(unnamed))
 
     # no duplicates: one row per NIP, one (open) version per NIP
     assert n_asn == n_nips == len(well_formed)
@@ -184,7 +210,8 @@ def test_renamed_contract_fields_are_drift_and_keep_the_stored_values(
     sb.set_faults(
         {"schema_drift": {"rename": {"tglLahir": "tanggalLahir", "unorNama": "namaUnor"}}}
     )
-    drifted = pull(sb, store, "drifted", PullParams(nips=nips))
+    selection = store.selection.create(nips, "re-pull after a SIASN release")
+    drifted = pull(sb, store, "drifted", PullParams(selection=selection.id))
 
     assert drifted.counts.read == 3
     assert drifted.counts.quarantined == 3
@@ -205,13 +232,25 @@ def test_renamed_contract_fields_are_drift_and_keep_the_stored_values(
         assert q["reason"] == "missing_fields"
         assert "tglLahir" in q["detail"] and "unorNama" in q["detail"]
         assert not any(nip in q["detail"] for nip in nips)
-    # 3 of 3 quarantined: past the gate's threshold (a count and a rate) the run fails; the
-    # default gate asks for at least 5 quarantined records before it fails a run
+    # the drifted payloads (tanggalLahir, namaUnor: renamed fields) keep nothing personal
+    audit = audit_quarantine(rows, fetch_truth(sb, nips), HASH_KEY)
+    assert (audit.traced, audit.untraced, audit.leaks) == (3, 0, [])
+    # drift fails the default gate at the first drifted employee, naming the count and the
+    # fields; the quarantine-rate gate (at least 5 by default) is not what catches it
+    assert drifted.extra["quarantine_reasons"] == {"missing_fields": 3}
     ctx = run_context(sb, "quality")
     default = check_quality(store, [drifted.to_xcom()], QualityGate(), ctx).failures
-    assert not any("quarantine rate" in f for f in default)
-    strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=3)
-    assert any(
-        "quarantine rate" in f
-        for f in check_quality(store, [drifted.to_xcom()], strict, ctx).failures
+    [message] = default
+    assert message.startswith(
+        "quality gate failed: 3 of 3 employees quarantined for drift (contract fields absent: "
     )
+    assert message.endswith(") > max_drifted 0; the stored values were kept")
+    # the rename reaches the family payloads too (anak.listAnak[].tglLahir, ...)
+    assert {"tglLahir", "unorNama", "ortu.ayah.tglLahir"} <= set(drifted.extra["absent_fields"])
+    assert all(field in message for field in drifted.extra["absent_fields"])
+    assert not any(nip in message for nip in nips)
+    strict = QualityGate(max_quarantine_rate=0.02, min_quarantined=3, max_drifted=3)
+    assert check_quality(store, [drifted.to_xcom()], strict, ctx).failures == [
+        "quality gate failed: 3 of 3 employees quarantined (100.00% > max_quarantine_rate "
+        "2.00%, min_quarantined 3): missing_fields 3"
+    ]

@@ -14,7 +14,6 @@ import pytest
 
 from siapp_sandbox.world import day_to_date
 from siapp_siasn.flows.asn_pull import PullParams, QualityGate, check_quality
-from siapp_siasn.flows.asn_records import DEPARTURE_KEDUDUKAN
 from siapp_siasn.flows.watermarks import ASN_CURSOR, ASN_FULL_SWEEP
 from siapp_siasn.models.siasn import REFERENCE_TABLES
 from tests.flows._truth import StoreView, data_utama, expected_family, fetch_truth, mismatches
@@ -35,6 +34,10 @@ pytestmark = pytest.mark.integration
 WORLD: dict[str, Any] = {"employees": 2000, "seed": 1, "ivb_share": 0.3}
 START_DAY = 233
 WINDOW_DAYS = 6  # < 7: the second run stays incremental (the weekly full sweep is not due)
+# The departure reason the hub must store per kedudukan hukum (SIASN's reference table:
+# 66 Diberhentikan, 77 Wafat, 99 Pensiun), written out here rather than read from the code
+# under test; the test checks it against the sandbox's own reference table too.
+DEPARTURE_REASONS = {"66": "diberhentikan", "77": "wafat", "99": "pensiun"}
 
 EMPLOYEE_ROUTES = tuple(
     f"GET /apisiasn/1.0/pns/{kind}/{{nipBaru}}"
@@ -87,11 +90,14 @@ def test_full_then_incremental_pull_equals_truth(
     after = fetch_truth(sb, after_nips | changed)
     view = StoreView.read(store)
 
-    # departures: inactive, dated, still there (never deleted), with a closed-off history
+    # departures: inactive, dated, still there (never deleted), with a closed-off history;
+    # the reason is the kedudukan hukum's name in the sandbox's reference table
+    kedudukan = {r["id"]: r["nama"] for r in sb.truth("referensi/kedudukan-hukum")["results"]}
+    assert {k: kedudukan[k].lower() for k in DEPARTURE_REASONS} == DEPARTURE_REASONS
     departed = {
-        nip: DEPARTURE_KEDUDUKAN[t["kedudukanPnsId"]]
+        nip: DEPARTURE_REASONS[t["kedudukanPnsId"]]
         for nip, t in after.items()
-        if t["kedudukanPnsId"] in DEPARTURE_KEDUDUKAN
+        if t["kedudukanPnsId"] in DEPARTURE_REASONS
     }
     assert {"pensiun", "wafat"} <= set(departed.values()), "the window must hold departures"
     assert set(departed) <= changed
@@ -148,10 +154,13 @@ def test_full_then_incremental_pull_equals_truth(
         == day_to_date(max(c["day"] for c in changes)).isoformat()
     )
 
-    # pulling the same employees again (an operator's explicit NIP list) changes nothing:
+    # pulling the same employees again (an operator's stored selection) changes nothing:
     # no new versions, departed employees stay departed on the day they left
-    third = pull(sb, store, "nips-1", PullParams(nips=sorted(changed)))
-    assert third.window["mode"] == "nips"
+    selection = store.selection.create(sorted(changed), "re-pull the changed employees")
+    third = pull(sb, store, "selection-1", PullParams(selection=selection.id))
+    assert third.window["mode"] == "selection"
+    assert third.window["selection"] == selection.id
+    assert third.extra["to_fetch"] == selection.count == len(changed)
     assert third.counts.unchanged == len(changed)
     assert third.counts.inserted == third.counts.updated == third.counts.departed == 0
     again = StoreView.read(store)

@@ -26,6 +26,7 @@ from siapp_siasn.flows.usulan_rules import (
     version_hash,
 )
 from siapp_siasn.store import OutboxItem, Store
+from tests.flows._truth import audit_quarantine, fetch_truth
 from tests.flows._usulan import WORLD, Hub, per_version
 from tests.flows.conftest import CLIENT_DEFAULTS, HASH_KEY, SANDBOX_CREDENTIALS, StoreFactory
 
@@ -135,6 +136,29 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     assert {r.status for r in store.outbox.list(flow="status-usulan")} == {"sent"}
 
 
+def _assert_quarantine_keeps_nothing_personal(hub: Hub) -> int:
+    """The quarantine rows after a faulty run (the usulan the hub refused as out of scope) are
+    keyed by the HMAC of the usulan id under the store's key and hold no personal value of the
+    employee concerned (sandbox truth). Returns the number of rows."""
+    truth = hub.sb.truth("usulan")["usulan"]
+    rows = hub.store.quarantine.list(limit=100_000)
+    people = fetch_truth(hub.sb, {u["nip"] for u in truth})
+    audit = audit_quarantine(rows, {u["id"]: people[u["nip"]] for u in truth}, HASH_KEY)
+    assert rows, "the run must have quarantined some usulan (out of scope)"
+    assert (audit.traced, audit.untraced, audit.leaks) == (len(rows), 0, [])
+    return len(rows)
+
+
+def _post_answers(stats: dict[str, Any], kind: str) -> Counter[str]:
+    """Statuses the sandbox answered on the POST route that logs ``kind`` (``siapp.usulan`` ->
+    SIASN's ``/siapp/usulan``, ``inbound.pertek`` -> SIAPP NV's ``/inbound/pertek``, ...)."""
+    app = "siapp" if kind.startswith("inbound.") else "siasn"
+    suffix = "/" + kind.replace(".", "/")
+    routes = stats["routes"].get(app, {})
+    [route] = [r for r in routes if r.startswith("POST ") and r.endswith(suffix)]
+    return Counter(routes[route]["status"])
+
+
 def _poison_items(hub: Hub) -> list[OutboxItem]:
     """Two items no number of retries can deliver.
 
@@ -236,8 +260,6 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     usulan_rx = sb.received("siapp.usulan")
     assert per_version(usulan_rx) == dict.fromkeys(delivered, 1)
     assert all(v["delivered_matches"] for u in in_scope for v in u["versions"])
-    replays = sum(e["replays"] for e in sb.received("siapp.usulan"))
-    replays += sum(e["replays"] for e in sb.received("inbound.status-usulan"))
     outbox = store.outbox.stats()
     leftover = {f: s for f, s in outbox.items() if set(s) - {"sent", "rejected", "dead"}}
     assert leftover == {}, leftover
@@ -271,7 +293,7 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     assert all(d["known_source"] for d in docs["siasn"])
     inbound = [d for d in docs["siapp"] if d["source"] == "INBOUND"]
     assert inbound and all(d["ok"] for d in inbound)
-    refused = sum(r.extra["documents"]["refused"] for r in hub.lineage if "documents" in r.extra)
+    refused = sum(r.extra.get("documents", {}).get("refused", 0) for r in hub.lineage)
     # The poison's document is refused at every attempt that reaches its integrity check; the
     # storm fails some attempts earlier (a 5xx or 429 on the download), so the count of
     # refusals is at least the integrity errors the push recorded, not max_attempts.
@@ -282,4 +304,38 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
     status_keys = Counter(e["idempotency_key"] for e in sb.received("inbound.status-usulan"))
     assert status_keys and set(status_keys.values()) == {1}
     assert sb.received("inbound.pertek")
-    print(f"storm: {failed_runs} failed listings, {replays} idempotent replays")
+
+    # ---- each message the hub recorded as sent arrived once, and only those ------------------
+    received = sb.received()
+    messages = [e for e in received if not e["kind"].startswith("upload-")]
+    sent = store.outbox.list(status="sent")
+    assert Counter(e["idempotency_key"] for e in messages) == Counter(
+        r.idempotency_key for r in sent
+    )
+    # The storm strikes before the other side handles a request (5xx, 429) or on downloads
+    # (corrupt bytes): no accepted message loses its answer, so none is ever sent again.
+    replays = sum(e["replays"] for e in received)
+    assert replays == 0
+    # Idempotency on the wire, route by route: the 200s a POST route answered are the first
+    # receipts plus the replays; no key was reused with another body (409)
+    stats = sb.stats()
+    for kind in sorted({e["kind"] for e in received}):
+        entries = [e for e in received if e["kind"] == kind]
+        answers = _post_answers(stats, kind)
+        assert answers["200"] == len(entries) + sum(e["replays"] for e in entries), kind
+        assert answers["409"] == 0, kind
+    # the poison PIC: every attempt that got past the storm was refused (400), the first by
+    # SIASN, each later one by replaying that stored answer
+    pic = _post_answers(stats, "siapp.pic")
+    assert pic["400"] == kinds["ApiError:400"] >= 1
+    assert stats["faults"].get("idempotent_replay", 0) == replays + pic["400"] - 1
+    # every attempt that failed on a bad document (the poison's, or a storm-corrupted copy
+    # still bad after the client's retries) refused at least that document; an attempt can
+    # refuse more (an usulan's documents are fetched together) but fails once
+    integrity = kinds["DocumentIntegrityError"] + sum(
+        n for kind, n in kinds.items() if kind.startswith("ChecksumMismatchError")
+    )
+    assert refused >= integrity
+
+    quarantined = _assert_quarantine_keeps_nothing_personal(hub)
+    print(f"storm: {failed_runs} failed listings, {quarantined} quarantined, 0 replays")

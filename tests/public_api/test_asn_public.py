@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 
 from siapp_siasn.flows.asn_pull import PullParams, pull_asn, pull_referensi
-from siapp_siasn.flows.asn_records import DEPARTURE_KEDUDUKAN
 from siapp_siasn.models.siasn import REFERENCE_TABLES
 from tests.flows._truth import StoreView, expected_family, fetch_truth, mismatches
 from tests.flows.conftest import StoreFactory, route_count, run, run_context
 from tests.public_api.conftest import MODES, ModeClients
 
 pytestmark = pytest.mark.integration
+
+#: SIASN's kedudukan hukum codes that mean the employee left, and the departure reason each must
+#: give: literals, not the code's own table (a swap there must fail this test)
+DEPARTURE_REASONS = {"66": "diberhentikan", "77": "wafat", "99": "pensiun"}
 
 WORLD: dict[str, Any] = {"employees": 2000, "seed": 1, "ivb_share": 0.3}
 START_DAY = 233
@@ -60,9 +63,9 @@ def test_pull_equals_truth_in_both_modes(
     assert view.active == after_nips
     assert mismatches(view, after) == {}
     departed = {
-        nip: DEPARTURE_KEDUDUKAN[t["kedudukanPnsId"]]
+        nip: DEPARTURE_REASONS[t["kedudukanPnsId"]]
         for nip, t in after.items()
-        if t["kedudukanPnsId"] in DEPARTURE_KEDUDUKAN and nip in view.rows
+        if t["kedudukanPnsId"] in DEPARTURE_REASONS and nip in view.rows
     }
     assert {"pensiun", "wafat"} <= set(departed.values())
     for nip, reason in departed.items():
