@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Only python3 is assumed.
+# On a fresh machine: `make demo`, `make ui` and `make test`. Only python3 is assumed.
 SHELL := /bin/bash
 PY ?= python3
 # uv comes from PyPI into a private tools venv when it is not on PATH.
@@ -6,8 +6,10 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+UI_PORT ?= 8080
+UI_ARGS ?=
 
-.PHONY: demo test e2e-distributed bootstrap sync postgres schemas lint format bench wheel clean
+.PHONY: demo ui test e2e-distributed bootstrap sync postgres schemas lint format bench wheel clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -22,6 +24,13 @@ sync: bootstrap
 ## The main job on the embedded default (sandbox on loopback, SQLite store, Airflow on SQLite).
 demo: sync
 	$(RUN) siapp-siasn demo
+
+## Airflow's UI on the embedded default until Ctrl-C: the sandbox, a SQLite store, Airflow
+## (api-server, scheduler, dag-processor, triggerer; metadata on SQLite under .airflow/) with the
+## hub's connections and DAGs, on http://127.0.0.1:$(UI_PORT); prints the login. Options:
+## make ui UI_PORT=8090 UI_ARGS="--fresh --employees 5000" (UI_ARGS="--help" for all).
+ui: sync
+	$(RUN) siapp-siasn ui --port $(UI_PORT) $(UI_ARGS)
 
 ## Install everything (PostgreSQL server binaries included) and run the whole suite.
 test: sync postgres
@@ -63,4 +72,4 @@ wheel: bootstrap
 	$(UV) export --frozen --no-dev --no-emit-workspace --no-hashes --output-file dist/constraints.txt
 
 clean:
-	rm -rf .demo .pytest_cache .ruff_cache dist
+	rm -rf .demo .airflow .pytest_cache .ruff_cache dist

@@ -21,12 +21,17 @@ ALLOWED: dict[str, set[str]] = {
     "clients": {"utils"},
     "store": {"utils", "models"},
     "reports": {"utils", "models"},
-    "flows": {"utils", "models", "lineage", "clients", "store", "reports"},
+    "checks": {"utils", "models"},
+    "flows": {"utils", "models", "lineage", "clients", "store", "reports", "checks"},
     "hooks": {"utils", "models", "clients", "store"},
-    "operators": {"utils", "models", "lineage", "clients", "store", "flows", "hooks"},
+    "operators": {"utils", "models", "lineage", "clients", "store", "flows", "hooks", "notifiers"},
+    # Airflow notifiers (mail): a layer like the operators'
+    "notifiers": {"utils", "models", "lineage", "clients", "store", "flows", "hooks"},
+    # the "Hub audit" page: reads the store (through StoreHook, as the operators get theirs)
+    "ui": {"utils", "models", "lineage", "store", "reports", "hooks"},
 }
 #: layers that must work without Airflow installed
-NO_AIRFLOW = {"utils", "models", "lineage", "clients", "store", "flows", "reports"}
+NO_AIRFLOW = {"utils", "models", "lineage", "clients", "store", "flows", "reports", "checks"}
 #: development tools that no runtime module may import at module level
 DEV_ONLY = {"siapp_sandbox", "bench", "tests"}
 

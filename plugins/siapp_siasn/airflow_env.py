@@ -1,8 +1,10 @@
-"""A self-contained Airflow environment (SQLite metadata) for the demo, e2e tests and benchmarks.
+"""A self-contained Airflow environment (SQLite metadata) for the demo, `make ui`, e2e tests and
+benchmarks.
 
 Everything Airflow reads from the environment is set here, in one place: AIRFLOW_HOME under a
-work directory, the project's dags/ and plugins/ folders, no examples, and the hub's connections
-as `AIRFLOW_CONN_*` JSON (the URI form would downgrade https and stringify extras).
+work directory, the project's dags/ and plugins/ folders, no examples, the hub's connections
+as `AIRFLOW_CONN_*` JSON (the URI form would downgrade https and stringify extras), plus the
+settings a caller adds (`make ui`: executor, API server, login).
 """
 
 from __future__ import annotations
@@ -11,12 +13,28 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # The checkout (dags/, plugins/): the demo, the e2e tests and the benches run from one.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+#: The stores of the local runs, relative to the checkout they run in: where
+#: `siapp-siasn store ...` looks when neither --url nor a store connection says otherwise.
+LOCAL_STORES: dict[str, Path] = {
+    "make demo": Path(".demo") / "store.sqlite",
+    "make ui": Path(".airflow") / "store.sqlite",
+}
+#: The sandbox's credentials (its documented defaults: sandbox/README.md); not secrets.
+SANDBOX_CREDENTIALS = {
+    "siasn_client": ("siapp-hub", "sandbox-secret"),
+    "sso_user": ("siapp", "sandbox-password"),
+    "sso_client_id": "siapp-hub",
+    "siapp_client": ("siapp-hub", "sandbox-secret"),
+}
 
 
 def airflow_bin() -> str:
@@ -29,26 +47,27 @@ def sandbox_connections(
     siasn_url: str, siapp_url: str, store_url: str, **siasn_extra: Any
 ) -> dict[str, dict[str, Any]]:
     """Connections pointing the hub at a local sandbox (its default credentials)."""
+    creds = SANDBOX_CREDENTIALS
     siasn = {
         "conn_type": "siasn",
         "host": siasn_url,
-        "login": "siapp-hub",
-        "password": "sandbox-secret",
+        "login": creds["siasn_client"][0],
+        "password": creds["siasn_client"][1],
         "extra": {
-            "gateway_token_url": f"{siasn_url}/oauth2/token",
-            "sso_token_url": f"{siasn_url}/auth/realms/public-siasn/protocol/openid-connect/token",
-            "sso_client_id": "siapp-hub",
-            "sso_username": "siapp",
-            "sso_password": "sandbox-password",
+            "gateway_auth_url": f"{siasn_url}/oauth2/token",
+            "sso_auth_url": f"{siasn_url}/auth/realms/public-siasn/protocol/openid-connect/token",
+            "sso_client_id": creds["sso_client_id"],
+            "sso_username": creds["sso_user"][0],
+            "sso_password": creds["sso_user"][1],
             **siasn_extra,
         },
     }
     siapp = {
         "conn_type": "siapp",
         "host": siapp_url,
-        "login": "siapp-hub",
-        "password": "sandbox-secret",
-        "extra": {"token_url": f"{siapp_url}/oauth/token"},
+        "login": creds["siapp_client"][0],
+        "password": creds["siapp_client"][1],
+        "extra": {"auth_url": f"{siapp_url}/oauth/token"},
     }
     # a fixed key: the sandbox world is synthetic (a real store takes its key from a secret)
     store = {
@@ -64,6 +83,8 @@ class AirflowEnv:
 
     home: Path
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: further settings (``AIRFLOW__...`` and others), applied last
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -76,12 +97,31 @@ class AirflowEnv:
                 "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Jakarta",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # the store connection's hash_key is a secret whose name Airflow does not mask;
+                # `nip`: NIPs put in a run's conf by mistake stay out of the audit log
+                "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": "hash_key,nip",
                 "NO_PROXY": "*",
             }
         )
         for conn_id, conn in self.connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        env.update(self.settings)
         return env
+
+    def spawn(self, *args: str, log_path: Path) -> subprocess.Popen[bytes]:
+        """Start an `airflow` CLI command in the background, in its own process group (so that
+        it and its children can be stopped together), output to log_path."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            return subprocess.Popen(  # noqa: S603
+                [airflow_bin(), *args],
+                env=self.environ(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def run(self, *args: str, log_path: Path | None = None, timeout: float = 1800) -> int:
         """Run an `airflow` CLI command in this environment; output to log_path if given."""

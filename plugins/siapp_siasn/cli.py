@@ -1,15 +1,23 @@
-"""The `siapp-siasn` command: demo, sandbox, store, lineage, bench.
+"""The `siapp-siasn` command: demo, ui, sandbox, store, lineage, select, reconcile, monitor,
+report, bench.
 
 Sub-commands import their machinery lazily so `--help` stays fast. `sandbox` and `bench` are
 development tools outside the runtime package (the `siapp-sandbox` distribution and the
 checkout's `bench/`): they are resolved when invoked, and a production install that lacks them
 says what to install instead of failing at import.
+
+Mistakes a user can make (no store, a store not migrated, a database or API that cannot be
+reached, a connection that is not valid JSON or misses a field) end in one line on stderr saying
+what to do, and exit code 1, never a traceback. The store commands say which store they read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -109,14 +117,135 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _store(url: str | None) -> Store:
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line with what to do, exit code 1."""
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@contextlib.contextmanager
+def user_errors(what: str = "") -> Iterator[None]:
+    """Turn the errors a user can cause into one line and exit code 1 (no traceback)."""
+    from pydantic import ValidationError
+
+    from siapp_siasn.clients.errors import ApiError
+    from siapp_siasn.store import StoreError
+
+    prefix = f"{what}: " if what else ""
+    try:
+        yield
+    except UserError as exc:
+        raise _fail(f"{prefix}{exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'connection'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise _fail(f"{prefix}invalid connection: {problems}") from None
+    except ApiError as exc:
+        raise _fail(f"{prefix}{exc} (is the host right and reachable from here?)") from None
+    except StoreError as exc:
+        raise _fail(f"{prefix}{exc}") from None
+    except ValueError as exc:  # connections and URLs that cannot be used
+        raise _fail(f"{prefix}{exc}") from None
+
+
+def _local_store() -> tuple[Path, str] | None:
+    """The newest store of `make demo` / `make ui` in this checkout, if any."""
+    from siapp_siasn.airflow_env import LOCAL_STORES
+
+    found = [(path.resolve(), name) for name, path in LOCAL_STORES.items() if path.exists()]
+    return max(found, key=lambda f: f[0].stat().st_mtime) if found else None
+
+
+def _resolve_store(url: str | None) -> tuple[Any, str, bytes | None]:
+    """(SQLAlchemy URL, where it came from, hash key) of the store a command reads.
+
+    --url, else the connection ``siapp_siasn_store`` (as the DAGs read it), else the store of
+    `make demo` / `make ui` in this checkout, else the default SQLite file."""
+    import os
+
+    from siapp_siasn.hooks.store import StoreHook
+    from siapp_siasn.store.config import STORE_PATH_ENV, default_sqlite_path
+    from siapp_siasn.store.engine import normalize_url
+
     if url:
-        from siapp_siasn.store import Store
+        return normalize_url(url), "--url", None
+    hook = StoreHook()
+    if hook.get_connection_or_none() is not None:
+        return hook.sqlalchemy_url, hook.source, hook.get_hash_key()
+    if os.environ.get(STORE_PATH_ENV):
+        return normalize_url(default_sqlite_path()), f"${STORE_PATH_ENV}", hook.get_hash_key()
+    local = _local_store()
+    if local is not None:
+        path, made_by = local
+        return normalize_url(path), f"the store of `{made_by}` in this checkout", None
+    # the default SQLite file (said here: the hook's own log line would go to stdout)
+    return normalize_url(default_sqlite_path()), hook.source, hook.get_hash_key()
 
-        return Store(url)
-    from siapp_siasn.hooks.store import StoreHook  # the connection, as the DAGs read it
 
-    return StoreHook().get_store()
+def _check_schema(store: Store, shown: str, url_option: str) -> None:
+    """A one-line error unless the store's schema is the newest one."""
+    from siapp_siasn.store.migrate import head_revision
+
+    revision = store.revision()
+    if revision != head_revision():
+        state = "has no tables" if revision is None else f"is at revision {revision}"
+        raise UserError(
+            f"store {shown} {state}, not the newest ({head_revision()}): "
+            f"run `siapp-siasn store migrate{url_option}`"
+        )
+
+
+def _open_store(url: str | None, *, migrated: bool = True) -> Store:
+    """The store a command reads, named on stderr; one-line errors for what a user can fix."""
+    import logging
+
+    from siapp_siasn.store import Store, StoreError
+
+    if migrated:
+        # Airflow's logging writes to stdout, where --json goes: the schema check's Alembic
+        # chatter and the hook's "connection not defined" (said below anyway) stay out of it
+        for name in ("alembic", "airflow.task.hooks.siapp_siasn"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    with user_errors():
+        target, source, hash_key = _resolve_store(url)
+        shown = target.render_as_string(hide_password=True)
+        typer.echo(f"store: {shown} ({source})", err=True)
+        url_option = f" --url {shown}" if url else ""
+        if target.get_backend_name() == "sqlite" and migrated:
+            path = Path(target.database or "")
+            if not path.exists():
+                raise UserError(
+                    f"no store at {path}: run `make demo` (or `make ui`), or create it with "
+                    f"`siapp-siasn store migrate{url_option}`; --url chooses another store"
+                )
+        store = Store(target, hash_key=hash_key)
+        try:
+            if migrated:
+                _check_schema(store, shown, url_option)
+            else:
+                store.revision()  # reach the database before anything else
+        except StoreError as exc:
+            store.close()
+            if "OperationalError" in str(exc) and target.get_backend_name() != "sqlite":
+                where = f"{target.host or 'localhost'}:{target.port or 5432}"
+                raise UserError(
+                    f"cannot reach the store database at {where} ({exc}): is it running, and "
+                    "are host, port, login and password of the connection right?"
+                ) from None
+            raise
+        except UserError:
+            store.close()
+            raise
+    return store
+
+
+def _store(url: str | None) -> Store:
+    return _open_store(url)
 
 
 @store_app.command("migrate")
@@ -126,8 +255,9 @@ def store_migrate(
     ),
 ) -> None:
     """Create or upgrade the hub's tables (Alembic)."""
-    store = _store(url)
-    store.migrate()
+    store = _open_store(url, migrated=False)
+    with user_errors():
+        store.migrate()
     typer.echo(f"migrated {store.dialect} store")
 
 
@@ -141,7 +271,9 @@ def store_stats(
     """Rows per table, changes, quarantine and lineage counts."""
     from siapp_siasn.summary import collect_summary, render_summary
 
-    summary = collect_summary(_store(url))
+    store = _store(url)
+    with user_errors():
+        summary = collect_summary(store)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
         return
@@ -156,7 +288,10 @@ def lineage_list(
     limit: int = typer.Option(20, help="How many, newest first."),
 ) -> None:
     """Recent lineage records."""
-    for record in _store(url).lineage.list(limit=limit):
+    store = _store(url)
+    with user_errors():
+        records = store.lineage.list(limit=limit)
+    for record in records:
         typer.echo(json.dumps(record, sort_keys=True, default=str))
 
 
@@ -171,6 +306,22 @@ def demo(
     from siapp_siasn.demo import run_demo
 
     run_demo(employees=employees, seed=seed, workdir=workdir)
+
+
+@app.command()
+def ui(
+    port: int = typer.Option(8080, help="Loopback port of the Airflow UI (0: any free port)."),
+    employees: int = typer.Option(3000, help="Employees in the sandbox's synthetic world."),
+    seed: int = typer.Option(1, help="Seed of the synthetic world."),
+    workdir: str = typer.Option(".airflow", help="Airflow home, logs and the store."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start from nothing (deletes workdir)."),
+) -> None:
+    """Airflow's UI on the embedded defaults: the sandbox, a SQLite store and Airflow (api-server,
+    scheduler, dag-processor, triggerer) with the hub's connections and DAGs, until Ctrl-C."""
+    import_dev_tool("siapp_sandbox.testing", "ui", _SANDBOX_HINT)
+    from siapp_siasn.demo import run_ui
+
+    run_ui(port=port, employees=employees, seed=seed, workdir=workdir, fresh=fresh)
 
 
 @app.command()
@@ -208,7 +359,7 @@ def reconcile(
     )
     console = Console()
     try:
-        with Progress(console=console, transient=True) as bar:
+        with user_errors("reconcile"), Progress(console=console, transient=True) as bar:
             task = bar.add_task("reconciling documents", total=None)
             run = RunContext(
                 task_id="reconcile",
@@ -235,3 +386,149 @@ def reconcile(
     if record.failures:
         console.print("[red]" + "; ".join(record.failures))
         raise typer.Exit(1)
+
+
+select_app = typer.Typer(
+    no_args_is_help=True,
+    help="Selections: employees a re-pull reads by id (the NIPs stay in the store).",
+)
+app.add_typer(select_app, name="select")
+
+
+@select_app.command("create")
+def select_create(
+    file: Path = typer.Option(
+        ...,
+        "--file",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="NIPs: one per line (commas, blanks, # comments allowed).",
+    ),
+    purpose: str = typer.Option(..., help="Why these employees are re-pulled (no NIP/NIK in it)."),
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL; default: connection siapp_siasn_store"
+    ),
+) -> None:
+    """Store a selection of NIPs; print its id for siasn_asn_daily's `selection` param."""
+    from siapp_siasn.store.selection import read_nip_list
+
+    store = _store(url)
+    try:
+        with user_errors("select create"):  # a SelectionError is a ValueError: one line
+            selection = store.selection.create(
+                read_nip_list(file.read_text(encoding="utf-8-sig")), purpose
+            )
+    finally:
+        store.close()
+    typer.echo(selection.id)  # stdout: the id alone, for $(...)
+    typer.echo(
+        f"{selection.count} employees; trigger siasn_asn_daily with conf "
+        f'{{"selection": "{selection.id}"}}',
+        err=True,
+    )
+
+
+@select_app.command("list")
+def select_list(
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL; default: connection siapp_siasn_store"
+    ),
+    limit: int = typer.Option(20, help="How many, newest first."),
+) -> None:
+    """Recent selections: id, created, count, purpose (never the NIPs)."""
+    store = _store(url)
+    try:
+        with user_errors():
+            for s in store.selection.list(limit=limit):
+                typer.echo(f"{s.id}  {s.created_at:%Y-%m-%d %H:%M}Z  {s.count:>6}  {s.purpose}")
+    finally:
+        store.close()
+
+
+@app.command()
+def monitor(
+    once: bool = typer.Option(False, "--once", help="Probe both APIs once and exit."),
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL of the store; default: connection siapp_siasn_store"
+    ),
+    notice_dir: str | None = typer.Option(None, help="Folder of the notices for the other party."),
+    outage_after_s: float = typer.Option(0.0, help="Seconds an outage may last before it fails."),
+    repeats: int = typer.Option(3, help="Calls per read endpoint (latency p50/p95)."),
+) -> None:
+    """API contract and health monitor (the `api_contract_monitor` DAG's probe), once.
+
+    The APIs come from the connections `siasn_api` and `siapp_api` (AIRFLOW_CONN_* variables).
+    """
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from siapp_siasn.flows.api_monitor import MonitorParams, run_monitor_once
+    from siapp_siasn.flows.context import RunContext
+    from siapp_siasn.hooks import SiappHook, SiasnHook
+
+    if not once:
+        raise _fail(
+            "monitor: only --once here; the hourly schedule is the DAG api_contract_monitor"
+        )
+    store = _store(url)
+    try:
+        with user_errors("monitor"):
+            record = run_monitor_once(
+                SiasnHook().get_config(),
+                SiappHook().get_config(),
+                store,
+                MonitorParams(
+                    repeats=repeats, outage_after_s=outage_after_s, notice_dir=notice_dir
+                ),
+                RunContext(dag_id="cli", run_id=f"monitor-{time.time_ns()}", task_id="monitor"),
+            )
+    finally:
+        store.close()
+    console = Console()
+    table = Table(title="API monitor")
+    for col in ("system", "endpoint", "status", "p50 ms", "p95 ms"):
+        table.add_column(col)
+    for system, endpoints in record.extra["endpoints"].items():
+        for name, e in endpoints.items():
+            status = e.get("skipped") or str(e["status"])
+            table.add_row(system, name, status, str(e["p50_ms"]), str(e["p95_ms"]))
+    console.print(table)
+    for f in record.extra["findings"]:
+        console.print(f"{f['severity']}: {f['system']} {f['endpoint']} {f['code']} {f['subject']}")
+    for path in record.extra["notices"]:
+        console.print(f"notice: {path}")
+    if record.failures:
+        console.print("[red]" + "; ".join(record.failures))
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    period_from: str = typer.Option(
+        ..., "--from", help="First day of the period (YYYY-MM-DD, Asia/Jakarta)."
+    ),
+    period_to: str = typer.Option(..., "--to", help="Last day of the period, included."),
+    out_dir: str = typer.Option(
+        "reports", "--out", help="Folder under which the period's folder is written."
+    ),
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL of the store; default: connection siapp_siasn_store"
+    ),
+) -> None:
+    """The monitoring & evaluation report of a period, as the DAG `pks_monitoring_report`
+    writes it: an HTML page with charts and a CSV per table (reads the store only)."""
+    from siapp_siasn.flows.monitoring_report import build_monitoring_report
+
+    store = _store(url)
+    try:
+        with user_errors("report"):
+            result = build_monitoring_report(store, period_from, period_to, Path(out_dir))
+    finally:
+        store.close()
+    if result.empty:
+        typer.echo("no activity recorded in this period: the report says so")
+    typer.echo(", ".join(f"{k} {v}" for k, v in result.record.counts.as_dict().items()))
+    typer.echo(f"report: {result.html}")

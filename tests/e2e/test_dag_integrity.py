@@ -30,6 +30,8 @@ for dag_id, dag in bag.dags.items():
         ),
         "doc_md": bool(dag.doc_md and len(dag.doc_md) > 200),
         "outlets": {t.task_id: [a.uri for a in t.outlets] for t in dag.tasks},
+        "inlets": {t.task_id: [a.uri for a in t.inlets] for t in dag.tasks if t.inlets},
+        "calls_siasn": sorted(t.task_id for t in dag.tasks if getattr(t, "calls_siasn", False)),
     }
 print(json.dumps(out))
 """
@@ -60,13 +62,44 @@ def test_siasn_asn_daily_is_wired_as_documented(dagbag: dict) -> None:
     assert dag["params"] == [
         "batch_size",
         "full_refresh",
+        "max_drifted",
         "max_quarantine_rate",
         "min_quarantined",
-        "nips",
+        "selection",
     ]
     assert dag["doc_md"]
     assert dag["outlets"]["pull_asn"] == ["siasn://asn/"]
     assert dag["outlets"]["pull_referensi"] == ["siasn://referensi/"]
+    assert dag["inlets"] == {"quality_checks": ["siasn://asn/", "siasn://referensi/"]}
+
+
+def test_api_contract_monitor_is_wired_as_documented(dagbag: dict) -> None:
+    dag = dagbag["dags"]["api_contract_monitor"]
+    assert dag["tasks"] == ["probe"]
+    assert dag["timezone"] == "Asia/Jakarta"
+    assert "'10 * * * *'" in dag["schedule"]
+    assert dag["params"] == ["notice_dir", "notify_to", "outage_after_s", "repeats", "slow_ms"]
+
+
+def test_pks_monitoring_report_is_wired_as_documented(dagbag: dict) -> None:
+    dag = dagbag["dags"]["pks_monitoring_report"]
+    assert dag["tasks"] == ["monitoring_report"] and dag["timezone"] == "Asia/Jakarta"
+    assert "0 6 1 * *" in dag["schedule"] and dag["max_active_runs"] == 1
+    assert dag["params"] == ["period_from", "period_to", "report_dir"]
+    assert dag["outlets"]["monitoring_report"] == ["hub://monitoring-report/"]
+
+
+def test_tasks_that_call_siasn_say_so(dagbag: dict) -> None:
+    """The deployment's cluster policy puts these tasks into the SIASN pool
+    (deploy/airflow_local_settings.py); a task that calls SIASN and does not say so would
+    escape the shared rate limit. The hourly monitor is left out on purpose: a few probes must
+    not wait hours behind a full sweep."""
+    calls = {d: v["calls_siasn"] for d, v in dagbag["dags"].items() if v["calls_siasn"]}
+    assert calls == {
+        "siasn_asn_daily": ["pull_asn", "pull_referensi"],
+        "usulan_sync": ["push_siapp", "push_siasn", "status_back"],
+        "dokumen_reconciliation": ["check_keppres", "reconcile"],
+    }
 
 
 def test_every_param_has_a_description(dagbag: dict) -> None:

@@ -21,8 +21,8 @@ CONN = {
     "login": "client-id-1",
     "password": "client-secret-XYZ",
     "extra": {
-        "gateway_token_url": "https://apimws.bkn.example:8243/oauth2/token",
-        "sso_token_url": "https://sso.bkn.example/auth/realms/public-siasn/protocol/openid-connect/token",
+        "gateway_auth_url": "https://apimws.bkn.example:8243/oauth2/token",
+        "sso_auth_url": "https://sso.bkn.example/auth/realms/public-siasn/protocol/openid-connect/token",
         "sso_client_id": "siasn-sso-client",
         "sso_username": "operator",
         "sso_password": "sso-password-XYZ",
@@ -83,7 +83,7 @@ def test_siapp_connection_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(cfg, SiappConfig)
     assert cfg.base_url == "https://siapp.example"  # https unless told otherwise
     assert cfg.verify is True
-    assert cfg.resolve(cfg.token_url) == "https://siapp.example/oauth/token"
+    assert cfg.resolve(cfg.auth_url) == "https://siapp.example/oauth/token"
 
 
 def test_test_connection_reports_invalid_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,13 +119,13 @@ def test_provider_info_and_ui_metadata_are_valid() -> None:
         assert entry["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
         assert entry["hook-name"] == hook.hook_name
     secret_fields = {n for n, f in conn_fields("siasn").items() if f["schema"].get("format")}
-    assert secret_fields == {"sso_password", "sso_token"}
+    assert secret_fields == {"sso_password", "sso_token", "proxy"}
     # auth as operated: the SSO client, the API mode, the export folder, the proxy
     siasn_fields = conn_fields("siasn")
     assert siasn_fields["sso_client_id"]["label"] == "SSO client id"
     assert "not the gateway consumer key" in siasn_fields["sso_client_id"]["description"]
     assert siasn_fields["api_mode"]["schema"]["default"] == "pks"
-    assert {"export_dir", "proxy", "proxy_from_env"} <= set(siasn_fields)
+    assert {"export_dir", "proxy", "trust_env"} <= set(siasn_fields)
     # legacy wtforms widgets: built when the FAB UI packages exist, otherwise the ImportError
     # that Airflow's ProvidersManager expects (and tolerates)
     try:

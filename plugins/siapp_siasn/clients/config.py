@@ -3,8 +3,14 @@
 An Airflow connection (``AIRFLOW_CONN_SIASN_API`` as JSON) maps onto :class:`SiasnConfig`:
 ``host`` → ``base_url``, ``login``/``password`` → gateway client id/secret, and every key of
 ``extra`` to the field of the same name. Empty extras (``""``/``null``, as the UI saves blank
-fields) mean "use the default"; unknown extras are ignored with a warning naming the key only.
-Secrets are :class:`pydantic.SecretStr` and validation errors never echo input values.
+fields) and Airflow's mask ``***`` mean "use the default"; unknown extras are ignored with a
+warning naming the key only. Secrets are :class:`pydantic.SecretStr` and validation errors never
+echo input values.
+
+Airflow masks every extra whose *name* contains a sensitive word (``token``, ``proxy``,
+``password``, ...): in the connection form and the REST API such a field shows ``***``, and a
+form saved unchanged stores ``***``. So no non-secret setting has such a word in its name; the
+earlier names (:data:`RENAMED_EXTRAS`) are still read, so existing connections keep working.
 """
 
 from __future__ import annotations
@@ -17,10 +23,20 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "API_MODES",
+    "MASKED_VALUE",
+    "RENAMED_EXTRAS",
     "ApiConfig",
     "SiappConfig",
     "SiasnConfig",
@@ -33,6 +49,23 @@ _TRUE = {"true", "1", "yes", "on"}
 #: ``SiasnConfig.api_mode`` values: the PKS endpoints, or only what BKN publishes.
 API_MODES: tuple[str, ...] = ("pks", "public")
 _FALSE = {"false", "0", "no", "off"}
+#: What Airflow shows (and a form saved unchanged stores) instead of a masked value.
+MASKED_VALUE = "***"
+#: Earlier extra names → the setting that replaced them (still accepted as aliases).
+RENAMED_EXTRAS: dict[str, str] = {
+    "token_skew_s": "refresh_early_s",
+    "proxy_from_env": "trust_env",
+    "gateway_token_url": "gateway_auth_url",
+    "sso_token_url": "sso_auth_url",
+    "token_url": "auth_url",
+    "token_auth_method": "client_auth_method",
+}
+
+
+def _also(name: str) -> AliasChoices:
+    """The field's own name, or its earlier name (an existing connection's extra)."""
+    old = [k for k, v in RENAMED_EXTRAS.items() if v == name]
+    return AliasChoices(name, *old)
 
 
 def _is_loopback(host: str) -> bool:
@@ -68,7 +101,9 @@ def base_url_from_connection(host: str | None, schema: str | None, port: int | N
 class ApiConfig(BaseModel):
     """Settings common to both API clients."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, populate_by_name=True
+    )
 
     base_url: str = Field(description="scheme://host[:port][/prefix] of the API")
     client_id: str = Field(min_length=1, description="OAuth2 client id")
@@ -87,16 +122,41 @@ class ApiConfig(BaseModel):
     backoff_base_s: float = Field(0.5, ge=0, le=60)
     backoff_max_s: float = Field(30.0, ge=0, le=600)
     max_retry_after_s: float = Field(300.0, ge=0)
-    token_skew_s: float = Field(60.0, ge=0, le=3600, description="refresh tokens this early")
-    proxy: str | None = Field(
+    refresh_early_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        validation_alias=_also("refresh_early_s"),
+        description="seconds before expiry when a token is fetched again (formerly token_skew_s)",
+    )
+    # a secret: the URL may carry the proxy's user and password
+    proxy: SecretStr | None = Field(
         None,
         description="HTTP(S) proxy URL for every request, tokens included (BKN admits only "
         "whitelisted source IPs: route through the host whose IP is registered)",
     )
-    proxy_from_env: bool = Field(
+    trust_env: bool = Field(
         False,
-        description="without proxy: use HTTPS_PROXY/HTTP_PROXY (and NO_PROXY) of the environment",
+        validation_alias=_also("trust_env"),
+        description="without a proxy set here: use HTTPS_PROXY/HTTP_PROXY (and NO_PROXY) of "
+        "the environment (formerly proxy_from_env)",
     )
+
+    @property
+    def token_skew_s(self) -> float:
+        """Earlier name of :attr:`refresh_early_s`."""
+        return self.refresh_early_s
+
+    @property
+    def proxy_from_env(self) -> bool:
+        """Earlier name of :attr:`trust_env`."""
+        return self.trust_env
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """As pydantic's, with the earlier setting names accepted in ``update``."""
+        if update:
+            update = {RENAMED_EXTRAS.get(k, k): v for k, v in update.items()}
+        return super().model_copy(update=update, deep=deep)
 
     @field_validator("verify", mode="before")
     @classmethod
@@ -111,6 +171,18 @@ class ApiConfig(BaseModel):
                 raise ValueError("verify must be true, false or an existing CA bundle path")
         return value
 
+    @model_validator(mode="after")
+    def _warn_unverified_tls(self) -> Self:
+        # allowed (a bench, a broken chain being mended), but never silently
+        if self.verify is False and urlsplit(self.base_url).scheme == "https":
+            log.warning(
+                "TLS certificate verification is OFF for %s (verify: false): anyone on the "
+                "network path can read and alter the traffic, tokens included; name the "
+                "server's CA bundle in verify instead",
+                urlsplit(self.base_url).hostname,
+            )
+        return self
+
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
@@ -121,19 +193,20 @@ class ApiConfig(BaseModel):
 
     @field_validator("proxy")
     @classmethod
-    def _proxy(cls, value: str | None) -> str | None:
+    def _proxy(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        parts = urlsplit(value.strip())
+        url = value.get_secret_value().strip()
+        parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("proxy must be an http(s) URL")
-        return value.strip()
+        return SecretStr(url)
 
     def effective_proxy(self) -> str | None:
-        """The proxy the client uses: ``proxy``, else (with ``proxy_from_env``) the
+        """The proxy the client uses: ``proxy``, else (with ``trust_env``) the
         environment's proxy for ``base_url``'s scheme unless ``NO_PROXY`` exempts its host."""
-        if self.proxy or not self.proxy_from_env:
-            return self.proxy
+        if self.proxy is not None or not self.trust_env:
+            return self.proxy.get_secret_value() if self.proxy is not None else None
         parts = urlsplit(self.base_url)
         env = urllib.request.getproxies_environment()
         proxy = env.get(parts.scheme) or env.get("all")
@@ -180,10 +253,13 @@ class ApiConfig(BaseModel):
         ignored = []
         for key, value in extra.items():
             name = key[len(prefix) :] if key.startswith(prefix) else key
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if _unset(value):
                 continue
-            if name in cls.model_fields and name not in ("base_url", "client_id", "client_secret"):
-                fields[name] = value
+            field = RENAMED_EXTRAS.get(name, name)
+            if field in cls.model_fields and field not in _CORE_FIELDS:
+                # the current name wins over an earlier one given too
+                if field not in fields or name == field:
+                    fields[field] = value
             else:
                 ignored.append(name)
         if ignored:
@@ -202,15 +278,30 @@ class ApiConfig(BaseModel):
         return cls(**fields)
 
 
+_CORE_FIELDS = ("base_url", "client_id", "client_secret")
+
+
+def _unset(value: Any) -> bool:
+    """Blank, null, or Airflow's mask: the form left the field alone, so use the default."""
+    if value is None:
+        return True
+    return isinstance(value, str) and (not value.strip() or value.strip() == MASKED_VALUE)
+
+
 class SiasnConfig(ApiConfig):
     """SIASN (BKN): gateway client credentials + SSO password grant or a static SSO token."""
 
-    gateway_token_url: str = Field(
-        "/oauth2/token", description="WSO2 token endpoint (absolute, or a path on base_url)"
+    gateway_auth_url: str = Field(
+        "/oauth2/token",
+        validation_alias=_also("gateway_auth_url"),
+        description="WSO2 gateway token endpoint, absolute or a path on the base URL "
+        "(formerly gateway_token_url)",
     )
-    sso_token_url: str = Field(
+    sso_auth_url: str = Field(
         "/auth/realms/public-siasn/protocol/openid-connect/token",
-        description="Keycloak token endpoint (absolute, or a path on base_url)",
+        validation_alias=_also("sso_auth_url"),
+        description="SSO (Keycloak) token endpoint, absolute or a path on the base URL "
+        "(formerly sso_token_url)",
     )
     sso_client_id: str | None = Field(
         None,
@@ -281,7 +372,17 @@ class SiasnConfig(ApiConfig):
     @property
     def sso_host(self) -> str:
         """Host name of the SSO token endpoint."""
-        return urlsplit(self.resolve(self.sso_token_url)).hostname or ""
+        return urlsplit(self.resolve(self.sso_auth_url)).hostname or ""
+
+    @property
+    def gateway_token_url(self) -> str:
+        """Earlier name of :attr:`gateway_auth_url`."""
+        return self.gateway_auth_url
+
+    @property
+    def sso_token_url(self) -> str:
+        """Earlier name of :attr:`sso_auth_url`."""
+        return self.sso_auth_url
 
     @property
     def sso_mode(self) -> Literal["static", "password"]:
@@ -294,8 +395,26 @@ class SiasnConfig(ApiConfig):
 class SiappConfig(ApiConfig):
     """SIAPP NV: OAuth2 client credentials."""
 
-    token_url: str = Field("/oauth/token", description="token endpoint (absolute or a path)")
-    token_auth_method: Literal["client_secret_post", "client_secret_basic"] = Field(
-        "client_secret_post", description="how the client authenticates at the token endpoint"
+    auth_url: str = Field(
+        "/oauth/token",
+        validation_alias=_also("auth_url"),
+        description="OAuth2 token endpoint, absolute or a path on the base URL "
+        "(formerly token_url)",
+    )
+    client_auth_method: Literal["client_secret_post", "client_secret_basic"] = Field(
+        "client_secret_post",
+        validation_alias=_also("client_auth_method"),
+        description="how the client authenticates at the token endpoint "
+        "(formerly token_auth_method)",
     )
     scope: str | None = Field(None, description="OAuth2 scope, if the server wants one")
+
+    @property
+    def token_url(self) -> str:
+        """Earlier name of :attr:`auth_url`."""
+        return self.auth_url
+
+    @property
+    def token_auth_method(self) -> str:
+        """Earlier name of :attr:`client_auth_method`."""
+        return self.client_auth_method

@@ -144,7 +144,7 @@ class ApiHookBase(BaseHook, Generic[ClientT, ConfigT]):
         """Extra fields of the connection form (needs the FAB UI packages)."""
         from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
+        from wtforms import BooleanField, FloatField, IntegerField, PasswordField, StringField
 
         from siapp_siasn.hooks.provider_info import conn_fields
 
@@ -155,8 +155,11 @@ class ApiHookBase(BaseHook, Generic[ClientT, ConfigT]):
             kwargs = {"description": spec.get("description", "")}
             if schema.get("format") == "password":
                 widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), **kwargs)
-            elif schema["type"][0] == "integer":
-                widgets[name] = IntegerField(
+            elif schema["type"][0] == "boolean":
+                widgets[name] = BooleanField(label, default=schema.get("default"), **kwargs)
+            elif schema["type"][0] in ("integer", "number"):
+                numeric = IntegerField if schema["type"][0] == "integer" else FloatField
+                widgets[name] = numeric(
                     label, widget=BS3TextFieldWidget(), default=schema.get("default"), **kwargs
                 )
             else:

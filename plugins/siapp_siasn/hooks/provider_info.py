@@ -5,6 +5,13 @@ Airflow reads :func:`get_provider_info` through the ``apache_airflow_provider`` 
 one source of truth for the Airflow 3.2+ declarative form (``conn-fields`` /
 ``ui-field-behaviour``) and for the legacy hook methods ``get_connection_form_widgets`` /
 ``get_ui_field_behaviour``. Importing this module imports neither Airflow nor the clients.
+
+What the form sends must be what the config reads: numbers are JSON numbers (``integer`` /
+``number`` with the model's bounds), booleans booleans, choices an ``enum``, and secrets
+(:class:`~pydantic.SecretStr`: the SSO password and token, a proxy URL that may carry a
+password) ``format: password``. No field name contains a word Airflow's secrets masker hides
+(``token``, ``proxy``, ... — see ``RENAMED_EXTRAS`` in ``clients/config.py``) unless the field is
+a secret: a masked default would be shown and saved as ``***``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,24 @@ from typing import Any
 __all__ = ["conn_fields", "get_provider_info", "ui_field_behaviour"]
 
 _FROM_CORE_FIELDS = ("base_url", "client_id", "client_secret")
+#: Labels that say more than the field name (labels are not masked, names are).
+_LABELS = {
+    "verify": "Verify TLS (true, false or a CA bundle path)",
+    "timeout": "Timeout per attempt (s)",
+    "download_timeout": "Timeout per download (s)",
+    "rate_limit_rps": "Rate limit (requests/s)",
+    "backoff_base_s": "Backoff base (s)",
+    "backoff_max_s": "Backoff max (s)",
+    "max_retry_after_s": "Longest Retry-After honoured (s)",
+    "refresh_early_s": "Refresh tokens early (s before expiry)",
+    "proxy": "Proxy URL",
+    "trust_env": "Use HTTPS_PROXY / NO_PROXY of the environment",
+    "gateway_auth_url": "Gateway token endpoint",
+    "sso_auth_url": "SSO token endpoint",
+    "auth_url": "Token endpoint",
+    "client_auth_method": "Client authentication at the token endpoint",
+    "api_mode": "API mode",
+}
 
 _BEHAVIOUR: dict[str, dict[str, Any]] = {
     "siasn": {
@@ -43,8 +68,9 @@ _BEHAVIOUR: dict[str, dict[str, Any]] = {
 }
 
 
-def _json_type(annotation: Any) -> tuple[list[str], bool]:
-    """JSON Schema type list of a pydantic field annotation, and whether it is a secret."""
+def _json_type(annotation: Any) -> tuple[list[str], bool, list[Any] | None]:
+    """JSON Schema type list of a pydantic field annotation, whether it is a secret, and its
+    choices (a ``Literal``)."""
     from pydantic import SecretStr
 
     args = typing.get_args(annotation)
@@ -52,10 +78,14 @@ def _json_type(annotation: Any) -> tuple[list[str], bool]:
     members = list(args) if origin in (typing.Union, types.UnionType) else [annotation]
     out: list[str] = []
     secret = False
+    choices: list[Any] | None = None
     for member in members:
         if member is type(None):
             continue
-        if member is SecretStr:
+        if typing.get_origin(member) is typing.Literal:
+            choices = list(typing.get_args(member))
+            out.append("string")
+        elif member is SecretStr:
             secret = True
             out.append("string")
         elif member is bool:
@@ -69,7 +99,23 @@ def _json_type(annotation: Any) -> tuple[list[str], bool]:
     # A field that accepts a string (``verify``: bool or CA path) is entered as text.
     if "string" in out:
         out = ["string"]
-    return [*dict.fromkeys(out), "null"], secret
+    return [*dict.fromkeys(out), "null"], secret, choices
+
+
+def _bounds(metadata: list[Any]) -> dict[str, Any]:
+    """JSON Schema bounds of a numeric field from its pydantic constraints (``ge``, ``le``...)."""
+    out: dict[str, Any] = {}
+    for item in metadata:
+        for attr, key in (
+            ("ge", "minimum"),
+            ("le", "maximum"),
+            ("gt", "exclusiveMinimum"),
+            ("lt", "exclusiveMaximum"),
+        ):
+            value = getattr(item, attr, None)
+            if value is not None:
+                out[key] = value
+    return out
 
 
 def conn_fields(conn_type: str) -> dict[str, dict[str, Any]]:
@@ -81,17 +127,22 @@ def conn_fields(conn_type: str) -> dict[str, dict[str, Any]]:
     for name, info in model.model_fields.items():
         if name in _FROM_CORE_FIELDS:
             continue
-        types_, secret = _json_type(info.annotation)
+        types_, secret, choices = _json_type(info.annotation)
         schema: dict[str, Any] = {"type": types_}
         default = info.default
         if default is not None and not secret:
-            schema["default"] = str(default).lower() if isinstance(default, bool) else default
             if types_[0] == "string":
-                schema["default"] = str(schema["default"])
+                # ``verify`` (bool or CA path) is text: "true"/"false" as the config parses it
+                default = str(default).lower() if isinstance(default, bool) else str(default)
+            schema["default"] = default
+        if choices is not None:
+            schema["enum"] = choices
+        if types_[0] in ("integer", "number"):
+            schema.update(_bounds(info.metadata))
         if secret:
             schema["format"] = "password"
         fields[name] = {
-            "label": name.replace("_", " ").capitalize().replace("Sso", "SSO"),
+            "label": _LABELS.get(name) or name.replace("_", " ").capitalize().replace("Sso", "SSO"),
             "schema": schema,
         }
         if info.description:

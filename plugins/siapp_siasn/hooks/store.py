@@ -6,11 +6,15 @@ Airflow. The connection gives the URL (rules of
 :func:`~siapp_siasn.store.config.url_from_connection`: ``postgres``/``sqlite`` types, or any
 type such as ``generic`` with extra ``sqlalchemy_url``) and the secret of the store's keyed
 hashes (extra ``hash_key``, else ``$SIAPP_SIASN_HASH_KEY``). An absent connection means the
-default SQLite file (:func:`~siapp_siasn.store.config.default_sqlite_path`).
+default SQLite file (:func:`~siapp_siasn.store.config.default_sqlite_path`); a connection that
+is set but cannot be read (``AIRFLOW_CONN_SIAPP_SIASN_STORE`` that is not JSON, or has a key
+Airflow does not know, such as ``database`` for ``schema``) is an error, never a silent
+fallback to that file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,53 @@ if TYPE_CHECKING:
 __all__ = ["StoreHook"]
 
 _UNSET: Any = object()
+#: The keys of a connection in ``AIRFLOW_CONN_*`` JSON (Airflow rejects any other).
+CONNECTION_KEYS = (
+    "conn_type",
+    "description",
+    "host",
+    "login",
+    "password",
+    "schema",
+    "port",
+    "extra",
+)
+
+
+class StoreConnectionError(ValueError):
+    """The store connection is defined but unusable (the message says what to fix)."""
+
+
+def env_connection_problem(conn_id: str) -> str | None:
+    """Why ``AIRFLOW_CONN_<ID>`` is set but not a connection Airflow can read, or None.
+
+    Airflow reports such a variable as "not defined"; this names the actual mistake (never a
+    value: the variable holds secrets)."""
+    var = f"AIRFLOW_CONN_{conn_id.upper()}"
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if not text.startswith("{"):
+        return None  # the URI form: Airflow parses it, or says why
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{var} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if not isinstance(data, dict):
+        return f"{var} must be a JSON object"
+    unknown = sorted(set(data) - set(CONNECTION_KEYS))
+    if unknown:
+        hint = " (the database name goes in schema)" if "database" in unknown else ""
+        return (
+            f"{var} has keys Airflow does not know: {', '.join(unknown)}{hint}; "
+            f"use {', '.join(CONNECTION_KEYS)}"
+        )
+    if not data.get("conn_type"):
+        return f"{var} has no conn_type (postgres, sqlite, or generic with extra sqlalchemy_url)"
+    if not isinstance(data.get("extra", {}), dict | str | None):
+        return f"{var}: extra must be a JSON object"
+    return None
 
 
 def _not_found_errors() -> tuple[type[BaseException], ...]:
@@ -52,6 +103,17 @@ def _not_found_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover
         pass
     return errors
+
+
+def _mask(secret: str) -> None:
+    """Register the hash key with Airflow's secrets masker: ``hash_key`` is not a name the
+    masker recognises by itself (best effort, like the API hooks' tokens)."""
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+    except Exception:  # noqa: S110 - masking is defence in depth; never fail for it
+        pass
 
 
 class StoreHook(BaseHook):
@@ -89,15 +151,30 @@ class StoreHook(BaseHook):
             try:
                 self._connection = self.get_connection(self.store_conn_id)
             except _not_found_errors():
+                problem = env_connection_problem(self.store_conn_id)
+                if problem:
+                    raise StoreConnectionError(
+                        f"connection {self.store_conn_id}: {problem}"
+                    ) from None
                 self._connection = None
         return self._connection
+
+    @property
+    def source(self) -> str:
+        """Where the store comes from, for messages: the connection or the fallback file."""
+        if self.get_connection_or_none() is not None:
+            return f"connection {self.store_conn_id}"
+        return f"connection {self.store_conn_id} not defined: default SQLite file"
 
     @property
     def sqlalchemy_url(self) -> URL:
         """The store's SQLAlchemy URL (its ``repr`` hides the password)."""
         conn = self.get_connection_or_none()
         if conn is not None:
-            return url_from_connection(conn)
+            try:
+                return url_from_connection(conn)
+            except ValueError as exc:
+                raise StoreConnectionError(f"connection {self.store_conn_id}: {exc}") from None
         fallback = self.default_url if self.default_url is not None else default_sqlite_path()
         url = normalize_url(fallback)
         self.log.info(
@@ -115,8 +192,11 @@ class StoreHook(BaseHook):
         if conn is not None:
             key = (conn.extra_dejson or {}).get(HASH_KEY_EXTRA)
             if key:
+                _mask(str(key))
                 return str(key).encode()
         env = os.environ.get(HASH_KEY_ENV)
+        if env:
+            _mask(env)
         return env.encode() if env else None
 
     def get_store(self) -> Store:

@@ -21,18 +21,22 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL, Engine
 
 from siapp_siasn.store.asn import AsnRepository
+from siapp_siasn.store.audit import AuditRepository
 from siapp_siasn.store.base import unit_of_work
 from siapp_siasn.store.config import HASH_KEY_ENV
 from siapp_siasn.store.documents import DocumentRepository
 from siapp_siasn.store.engine import make_engine, normalize_url
 from siapp_siasn.store.errors import guard
+from siapp_siasn.store.findings import FindingsRepository
 from siapp_siasn.store.lineage import LineageRepository
 from siapp_siasn.store.migrate import current_revision, head_revision, migrate
+from siapp_siasn.store.monitoring import MonitoringRepository
 from siapp_siasn.store.outbox import OutboxRepository
 from siapp_siasn.store.quality import QualityRepository
 from siapp_siasn.store.quarantine import QuarantineRepository
 from siapp_siasn.store.reconciliation import ReconciliationRepository
 from siapp_siasn.store.referensi import ReferensiRepository
+from siapp_siasn.store.selection import SelectionRepository
 from siapp_siasn.store.state import StateRepository
 from siapp_siasn.store.tables import (
     asn,
@@ -89,6 +93,10 @@ class Store:
         self.reconciliation = ReconciliationRepository(
             self.engine, key_hash=self.quarantine.key_hash
         )
+        self.audit = AuditRepository(self.engine)  # read-only: the UI's "Hub audit" page
+        self.selection = SelectionRepository(self.engine)  # NIP lists re-pulled by id
+        self.findings = FindingsRepository(self.engine)  # API monitor: drift, outages
+        self.monitoring = MonitoringRepository(self.engine)  # read-only: the M&E report
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
