@@ -81,6 +81,7 @@ FLOW_TITLES: dict[str, str] = {
     "keppres_check": "F7 Keppres applied in SIASN",
     "api_monitor": "API contract and health monitor (art. 4(e), 5(2)g)",
     "monitoring_report": "Monitoring & evaluation report (art. 13)",
+    "retention": "Retention purge (PKS art. 11)",
 }
 
 

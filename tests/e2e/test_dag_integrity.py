@@ -89,6 +89,13 @@ def test_pks_monitoring_report_is_wired_as_documented(dagbag: dict) -> None:
     assert dag["outlets"]["monitoring_report"] == ["hub://monitoring-report/"]
 
 
+def test_hub_retention_is_wired_as_documented(dagbag: dict) -> None:
+    dag = dagbag["dags"]["hub_retention"]
+    assert dag["tasks"] == ["purge_expired"] and dag["timezone"] == "Asia/Jakarta"
+    assert "'30 2 * * *'" in dag["schedule"]
+    assert dag["params"] == ["max_age_days"]
+
+
 def test_tasks_that_call_siasn_say_so(dagbag: dict) -> None:
     """The deployment's cluster policy puts these tasks into the SIASN pool
     (deploy/airflow_local_settings.py); a task that calls SIASN and does not say so would

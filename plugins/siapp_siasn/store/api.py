@@ -36,6 +36,7 @@ from siapp_siasn.store.quality import QualityRepository
 from siapp_siasn.store.quarantine import QuarantineRepository
 from siapp_siasn.store.reconciliation import ReconciliationRepository
 from siapp_siasn.store.referensi import ReferensiRepository
+from siapp_siasn.store.retention import RetentionRepository
 from siapp_siasn.store.selection import SelectionRepository
 from siapp_siasn.store.state import StateRepository
 from siapp_siasn.store.tables import (
@@ -97,6 +98,7 @@ class Store:
         self.selection = SelectionRepository(self.engine)  # NIP lists re-pulled by id
         self.findings = FindingsRepository(self.engine)  # API monitor: drift, outages
         self.monitoring = MonitoringRepository(self.engine)  # read-only: the M&E report
+        self.retention = RetentionRepository(self.engine)  # PKS art. 11 purge
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
