@@ -4,10 +4,7 @@ with a selection id leaves no NIP in Airflow's metadata (run conf, audit log, an
 
 from __future__ import annotations
 
-import json
-import secrets
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from siapp_siasn.airflow_env import AirflowEnv, airflow_bin
 from siapp_siasn.store import Store
-from tests.distributed.runner import ADMIN_USER, Api, Proc, _stop, free_port, wait_for
+from tests.distributed.runner import Api
+from tests.ui._server import api_server
 
 pytestmark = pytest.mark.e2e
 
@@ -43,54 +40,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Path, S
     store_url = f"sqlite:///{home / 'store.sqlite'}"
     store = Store(store_url)
     store.migrate()
-    env = AirflowEnv(
-        home,
-        {"siapp_siasn_store": {"conn_type": "generic", "extra": {"sqlalchemy_url": store_url}}},
-    )
-    env.migrate(log_path=home / "migrate.log")
-    assert env.run("dags", "reserialize", log_path=home / "reserialize.log") == 0
-    port, password = free_port(), secrets.token_urlsafe(16)
-    (home / "passwords.json").write_text(json.dumps({ADMIN_USER: password}))
-    environ = {
-        **env.environ(),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-    }
-    log = home / "api-server.log"
-    with log.open("wb") as out:
-        popen = subprocess.Popen(
-            [
-                airflow_bin(),
-                "api-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    proc = Proc("api-server", popen, log)
-    url = f"http://127.0.0.1:{port}"
-    client = Api(url, ADMIN_USER, password)
-
-    def healthy() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"api-server exited:\n{proc.tail()}")
-        return httpx.get(f"{url}/api/v2/monitor/health").status_code == 200
-
     try:
-        wait_for("api-server", healthy, 120, 1.0)
-        yield client, home, store
+        with api_server(home, store_url, reserialize=True) as server:
+            yield server.api, home, store
     finally:
-        client.close()
-        _stop(proc)
         store.close()
 
 

@@ -40,13 +40,16 @@ class ApiServer:
 
 
 @contextlib.contextmanager
-def api_server(home: Path, store_url: str) -> Iterator[ApiServer]:
-    """``airflow db migrate`` then ``airflow api-server`` (one worker); stopped on exit."""
+def api_server(home: Path, store_url: str, *, reserialize: bool = False) -> Iterator[ApiServer]:
+    """``airflow db migrate`` (and, with ``reserialize``, the DAGs serialized so that runs can
+    be triggered) then ``airflow api-server`` (one worker); stopped on exit."""
     env = AirflowEnv(
         home,
         {"siapp_siasn_store": {"conn_type": "generic", "extra": {"sqlalchemy_url": store_url}}},
     )
     env.migrate(log_path=home / "migrate.log")
+    if reserialize and env.run("dags", "reserialize", log_path=home / "reserialize.log") != 0:
+        raise RuntimeError(f"airflow dags reserialize failed: see {home / 'reserialize.log'}")
     port = free_port()
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({ADMIN_USER: password}))
