@@ -54,6 +54,8 @@ _REF = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 #: the deployment's cluster policy (SIASN callers share one pool), then this run's additions
 POLICY_FILE = PROJECT_ROOT / "deploy" / "airflow_local_settings.py"
+#: what airflow-init does, as processes that end when done (not services)
+ONE_SHOT = {"db-migrate", "store-migrate", "siasn-pool"}
 #: slots of the SIASN pool in this run (airflow-init creates it with SIASN_POOL_SLOTS)
 SIASN_POOL_SLOTS = 1
 
@@ -473,7 +475,7 @@ def _redis_ping(port: int) -> bool:
 
 
 def _healthy(topo: Topology) -> bool:
-    dead = [p.name for p in topo.procs.values() if not p.alive() and "migrate" not in p.name]
+    dead = [p.name for p in topo.procs.values() if not p.alive() and p.name not in ONE_SHOT]
     if dead:
         raise RuntimeError(f"exited: {dead}\n{topo.logs()}")
     r = httpx.get(f"{topo.api.base_url}/api/v2/monitor/health", timeout=10)

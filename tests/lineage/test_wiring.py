@@ -51,7 +51,7 @@ def wiring(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_every_asset_has_a_description_in_its_extra() -> None:
     found = [v for v in vars(assets).values() if v.__class__.__name__ == "Asset"]
-    assert len(found) == 5
+    assert len(found) == 6
     for asset in found:
         assert len(str(asset.extra.get("description", ""))) > 40, asset.uri
         assert asset.extra.get("producer"), asset.uri
