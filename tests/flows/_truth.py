@@ -292,6 +292,24 @@ def _dates_not_of_birth(value: Any, key: str = "") -> Iterable[str]:
         yield value
 
 
+#: keys of the sandbox's truth whose values are personal (what no page, report, log or lineage
+#: may show). Birth places are city names, which pages carry anyway ("Asia/Jakarta"): left out.
+PERSONAL_KEYS = (
+    "nipBaru",
+    "nipLama",
+    "nama",
+    "nik",
+    "tglLahir",
+    "email",
+    "emailGov",
+    "noHp",
+    "noTelp",
+    "alamat",
+    "noNpwp",
+    "noBpjs",
+)
+
+
 def personal_values(truth: Mapping[str, Any]) -> dict[str, str]:
     """Every personal value of one truth record (lower-cased) -> a label naming its field, for
     leak checks: the employee's NIPs, NIK, name, address, phone, e-mails and birth date, and the

@@ -23,7 +23,7 @@ from siapp_siasn.models.siasn import REFERENCE_TABLES
 from siapp_siasn.store import Store
 from siapp_siasn.store.findings import ProbeRow
 from siapp_siasn.store.records import OutboxItem
-from tests.flows._truth import fetch_truth
+from tests.flows._truth import PERSONAL_KEYS, fetch_truth
 from tests.flows._usulan import WORLD, Hub
 from tests.flows.conftest import HASH_KEY
 from tests.reconciliation.test_sources import run_reconcile
@@ -32,21 +32,6 @@ from tests.reconciliation.test_sources import run_reconcile
 DAYS = 8
 #: documents the reconciliation must find (one category each at least)
 DOCUMENT_FAULTS = {"missing_at_siasn": 1, "orphan_at_siasn": 1}
-#: truth keys whose values are personal (tests/ui/conftest.py scans the same)
-PERSONAL_KEYS = (
-    "nipBaru",
-    "nipLama",
-    "nama",
-    "nik",
-    "tglLahir",
-    "email",
-    "emailGov",
-    "noHp",
-    "noTelp",
-    "alamat",
-    "noNpwp",
-    "noBpjs",
-)
 #: a NIP SIASN does not know: its PIC grant is refused (400) every time, then dead-lettered
 UNKNOWN_NIP = "199912312025121999"
 

@@ -30,29 +30,13 @@ from siapp_siasn.flows.usulan_sync import collect_siapp, status_back
 from siapp_siasn.lineage import LineageRecord
 from siapp_siasn.models.siasn import REFERENCE_TABLES
 from siapp_siasn.store import Store
-from tests.flows._truth import fetch_truth
+from tests.flows._truth import PERSONAL_KEYS, fetch_truth
 from tests.flows._usulan import WORLD, siapp_client
 from tests.flows.conftest import HASH_KEY, run, sandbox_today, siasn_client
 
 ASN_DAG, ASN_RUN = "siasn_asn_daily", "scheduled__2026-11-29T18:00:00+00:00"
 USULAN_DAG, USULAN_RUN = "usulan_sync", "manual__2026-12-01T02:00:00+00:00"
 RECON_DAG, RECON_RUN = "dokumen_reconciliation", "scheduled__2026-12-01T20:00:00+00:00"
-#: Truth keys whose values are personal (what the page must never show). Birth places are city
-#: names, which the page's own text has too ("Asia/Jakarta"): they are left out of the scan.
-PERSONAL_KEYS = (
-    "nipBaru",
-    "nipLama",
-    "nama",
-    "nik",
-    "tglLahir",
-    "email",
-    "emailGov",
-    "noHp",
-    "noTelp",
-    "alamat",
-    "noNpwp",
-    "noBpjs",
-)
 
 
 @dataclass
