@@ -160,15 +160,25 @@ def _dedupe(raw_rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     """
     latest: dict[tuple[Any, Any], dict[str, Any]] = {}
     odd: list[Any] = []
-    for row in raw_rows:
-        if not isinstance(row, dict):
+    for index, row in enumerate(raw_rows):
+        # an id that is not a scalar cannot name a record (and str() of a deeply nested one
+        # would exhaust the stack): the row is odd. A version or updated_at that is not a scalar
+        # is left to validation, which refuses the usulan under its id.
+        if not isinstance(row, dict) or not _scalar(row.get("id")):
             odd.append(row)
+            continue
+        if not (_scalar(row.get("version")) and _scalar(row.get("updated_at"))):
+            latest[(str(row.get("id")), f"#row{index}")] = row
             continue
         key = (str(row.get("id")), str(row.get("version")))
         held = latest.get(key)
         if held is None or str(row.get("updated_at") or "") >= str(held.get("updated_at") or ""):
             latest[key] = row
     return list(latest.values()), odd
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _existing_keys(store: Store, flow: str, entity_id: str) -> dict[str, str]:

@@ -279,6 +279,29 @@ class AsnRecord(DataUtama):
         return [m for m in self.family if m.relation == relation]
 
 
+#: SIASN's payloads nest 4 levels at most; unknown fields are stored verbatim, and the store's
+#: JSON encoder (orjson) refuses documents nested deeper than 254: refuse them here instead
+MAX_PAYLOAD_DEPTH = 32
+
+
+def _nesting_exceeds(value: object, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests objects/arrays deeper than ``limit`` (iterative:
+    a hostile depth cannot exhaust the stack)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def validate_asn_record(
     data_utama: object,
     pasangan: object = None,
@@ -289,6 +312,8 @@ def validate_asn_record(
 
     The reason is redaction-safe (`Model: field: kind; ...`), fit for the quarantine table.
     """
+    if _nesting_exceeds([data_utama, pasangan, anak, ortu], MAX_PAYLOAD_DEPTH + 1):
+        return None, "AsnRecord: <root>: nested_too_deep"
     try:
         return (
             AsnRecord.from_siasn(data_utama, pasangan, anak, ortu),  # type: ignore[arg-type]

@@ -149,6 +149,8 @@ _VALUE_PATTERNS = (
 )
 
 MAX_DEPTH = 32
+#: longer strings are redacted without a pattern scan (no SIASN field comes near it)
+MAX_SCANNED_CHARS = 4096
 TOO_DEEP = "<redacted: nested too deep>"
 
 
@@ -177,6 +179,9 @@ def _looks_personal(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return False
     text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_SCANNED_CHARS:
+        # the patterns backtrack on long digit runs (minutes on 1 MB): redact unscanned
+        return True
     return any(p.search(text) for p in _VALUE_PATTERNS)
 
 
