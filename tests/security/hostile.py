@@ -141,10 +141,17 @@ def _shapes() -> list[Hostile]:
 VALUES: list[Hostile] = _strings() + _wrong_types() + _shapes()
 
 
+def _ordinary(text: str) -> bool:
+    """A short plain word ("null", "true", "missing"): error codes are made of such words, so
+    finding one in an error text proves no echo (hostile values carry more than that)."""
+    return text.isascii() and text.isalpha() and len(text) <= 12
+
+
 def needles(value: Any, depth: int = 0) -> Iterator[str]:
     """Substrings of ``value`` that must not appear in any text the hub writes about it.
 
-    Short strings (under 4 characters) are skipped: they occur in ordinary words. A long
+    Short strings (under 4 characters) and short plain words are skipped: they occur in
+    ordinary words and in the error codes themselves. A long
     string is represented by a prefix of 24 characters, enough to recognise an echo.
     """
     from siapp_siasn.models.errors import known_names
@@ -154,7 +161,7 @@ def needles(value: Any, depth: int = 0) -> Iterator[str]:
     if isinstance(value, str):
         stripped = value.strip()
         # a field name of the hub's models is not the value's content: errors may name it
-        if len(stripped) >= 4 and stripped not in known_names():
+        if len(stripped) >= 4 and stripped not in known_names() and not _ordinary(stripped):
             yield stripped[:24]
     elif isinstance(value, dict):
         for k, v in list(value.items())[:5]:

@@ -224,8 +224,11 @@ def test_every_hostile_usulan_value_is_a_reason_never_an_echo(h: Hostile) -> Non
 
 
 # hypothesis: values of any JSON shape, and text made of the characters that break things
+# derandomize: CI meets the same 150 examples on every run, so a red CI is reproducible
+# (drop it locally to explore further)
 _settings = settings(
     max_examples=150,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
