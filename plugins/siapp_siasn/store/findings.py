@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from siapp_siasn.store.base import Repository, where_given
-from siapp_siasn.store.tables import asn, metadata
-from siapp_siasn.store.types import BigId, JSONType, UTCDateTime, utcnow
+from siapp_siasn.store.tables import asn, finding, incident, probe
+from siapp_siasn.store.types import utcnow
 
 __all__ = [
     "FindingsRepository",
@@ -33,54 +33,6 @@ __all__ = [
     "percentile",
     "probe",
 ]
-
-incident = sa.Table(
-    "incident",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("system", sa.String(16), nullable=False),
-    sa.Column("endpoint", sa.String(255), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("opened_at", UTCDateTime(), nullable=False),
-    sa.Column("closed_at", UTCDateTime()),
-    sa.Column("finding_count", sa.Integer(), nullable=False, server_default="0"),
-    sa.Column("notice_path", sa.String(1024)),
-    sa.Index(None, "opened_at"),
-    sa.Index(None, "closed_at"),
-)
-
-finding = sa.Table(
-    "finding",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("system", sa.String(16), nullable=False),
-    sa.Column("endpoint", sa.String(255), nullable=False),
-    sa.Column("code", sa.String(32), nullable=False),
-    sa.Column("subject", sa.String(255), nullable=False),
-    sa.Column("detail", JSONType, nullable=False),
-    sa.Column("observed_at", UTCDateTime(), nullable=False),
-    sa.Column("lineage_id", sa.String(64)),
-    sa.Column("incident_id", BigId, sa.ForeignKey("incident.id")),
-    sa.Index(None, "observed_at"),
-    sa.Index(None, "incident_id"),
-)
-
-probe = sa.Table(
-    "probe",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("observed_at", UTCDateTime(), nullable=False),
-    sa.Column("system", sa.String(16), nullable=False),
-    sa.Column("endpoint", sa.String(255), nullable=False),
-    sa.Column("status", sa.Integer()),
-    sa.Column("latency_ms", sa.Float(), nullable=False),
-    sa.Column("ok", sa.Boolean(), nullable=False),
-    sa.Column("lineage_id", sa.String(64)),
-    sa.Index(None, "observed_at"),
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,51 +23,21 @@ import sqlalchemy as sa
 
 from siapp_siasn.store.base import Repository
 from siapp_siasn.store.tables import (
+    finding,
+    incident,
     keppres_check,
     lineage,
     outbox,
+    probe,
     quarantine,
     reconciliation_item,
     reconciliation_run,
     usulan_lifecycle,
 )
-from siapp_siasn.store.types import UTCDateTime, to_utc
+from siapp_siasn.store.types import to_utc
 
 __all__ = ["MONITOR_TABLES", "MonitoringRepository"]
 
-#: The API monitor's tables (agreed schema; the columns this repository reads).
-finding = sa.table(
-    "finding",
-    sa.column("id", sa.BigInteger()),
-    sa.column("kind", sa.String()),
-    sa.column("severity", sa.String()),
-    sa.column("system", sa.String()),
-    sa.column("endpoint", sa.String()),
-    sa.column("code", sa.String()),
-    sa.column("observed_at", UTCDateTime()),
-    sa.column("incident_id", sa.BigInteger()),
-)
-incident = sa.table(
-    "incident",
-    sa.column("id", sa.BigInteger()),
-    sa.column("kind", sa.String()),
-    sa.column("system", sa.String()),
-    sa.column("endpoint", sa.String()),
-    sa.column("severity", sa.String()),
-    sa.column("opened_at", UTCDateTime()),
-    sa.column("closed_at", UTCDateTime()),
-    sa.column("finding_count", sa.Integer()),
-    sa.column("notice_path", sa.String()),
-)
-probe = sa.table(
-    "probe",
-    sa.column("observed_at", UTCDateTime()),
-    sa.column("system", sa.String()),
-    sa.column("endpoint", sa.String()),
-    sa.column("status", sa.Integer()),
-    sa.column("latency_ms", sa.Float()),
-    sa.column("ok", sa.Boolean()),
-)
 MONITOR_TABLES: tuple[str, ...] = ("finding", "incident", "probe")
 
 
