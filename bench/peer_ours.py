@@ -51,7 +51,7 @@ def main() -> None:
     from siapp_siasn.flows.context import RunContext
     from siapp_siasn.store import Store
 
-    store = Store(args.store_url)
+    store = Store(args.store_url, hash_key="bench")
     store.migrate()
     write_s = 0.0  # in the pull's writer thread, overlapping the fetches
     original = store.asn.apply_batch

@@ -64,7 +64,7 @@ def child(
     from siapp_siasn.flows.context import RunContext
     from siapp_siasn.store import Store
 
-    store = Store(store_url)
+    store = Store(store_url, hash_key="bench")
     store.migrate()
     write_s = 0.0  # in the pull's writer thread, overlapping the fetches
     original = store.asn.apply_batch

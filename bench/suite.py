@@ -335,7 +335,7 @@ def run_airflow(r: Runner, sandbox: Any, store_url: str, truth: dict[str, Any]) 
     counts = api_counts(sandbox.stats())
     if not run.ok:
         return _failed_row("ours: DAG via Airflow", "airflow dags test", run)
-    store = Store(store_url)
+    store = Store(store_url, hash_key="bench")
     lineage = store.lineage.list(dag_id=DAG_ID)
     store.close()
     tasks = {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The hub's store: its own database, owned by its own login role, beside Airflow's metadata
-# database on the same server, plus the consumer roles of SIAPP NV:
+# database on the same server, the DAGs' runtime role, plus the consumer roles of SIAPP NV:
+#   $STORE_DB_USER      the owner: `siapp-siasn store migrate` and `store grant` run as it
+#   $STORE_RUNTIME_USER the DAGs' login (connection siapp_siasn_store): owns nothing;
+#                       `siapp-siasn store grant` gives it DML on the hub's tables, no DDL
 #   siapp_nv_reader   NOLOGIN group role; `siapp-siasn store migrate` (migration 0002) grants it
 #                     SELECT on the consumer views (v_asn_current, v_asn_family, v_referensi,
 #                     v_asn_history) and nothing else
@@ -12,6 +15,7 @@ set -euo pipefail
 
 : "${STORE_DB_PASSWORD:?STORE_DB_PASSWORD is required (the store owner's password)}"
 : "${STORE_READER_PASSWORD:?STORE_READER_PASSWORD is required (SIAPP NV reader's password)}"
+: "${STORE_RUNTIME_PASSWORD:?STORE_RUNTIME_PASSWORD is required (password of the runtime role the DAGs log in as)}"
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" \
     --dbname "${POSTGRES_DB:-postgres}" \
@@ -20,6 +24,8 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" \
     -v owner_password="${STORE_DB_PASSWORD}" \
     -v reader="${STORE_READER_USER:-siapp_nv}" \
     -v reader_password="${STORE_READER_PASSWORD}" \
+    -v runtime="${STORE_RUNTIME_USER:-siapp_siasn_runtime}" \
+    -v runtime_password="${STORE_RUNTIME_PASSWORD}" \
     -v metadata_db="${POSTGRES_DB:-postgres}" <<'SQL'
 -- roles (created once; passwords set every time)
 SELECT format('CREATE ROLE %I LOGIN', :'owner')
@@ -33,12 +39,19 @@ SELECT format('CREATE ROLE %I LOGIN', :'reader')
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
               :'reader', :'reader_password') \gexec
 SELECT format('GRANT siapp_nv_reader TO %I', :'reader') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'runtime')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'runtime') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
+              :'runtime', :'runtime_password') \gexec
 
 -- the store database, owned by the store role; nobody else connects but the readers
 SELECT format('CREATE DATABASE %I OWNER %I', :'store_db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'store_db') \gexec
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'store_db') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO siapp_nv_reader', :'store_db') \gexec
+-- the runtime role connects and stages batches in TEMP tables; its table rights come from
+-- `siapp-siasn store grant`, run as the owner after every `store migrate`
+SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', :'store_db', :'runtime') \gexec
 -- and the store roles stay out of Airflow's metadata database
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'metadata_db') \gexec
 SQL

@@ -1,5 +1,5 @@
 """The `siapp-siasn` command: demo, ui, sandbox, store, lineage, select, reconcile, monitor,
-report, bench.
+report, nik-token, bench.
 
 Sub-commands import their machinery lazily so `--help` stays fast. `sandbox` and `bench` are
 development tools outside the runtime package (the `siapp-sandbox` distribution and the
@@ -161,7 +161,7 @@ def _local_store() -> tuple[Path, str] | None:
     return max(found, key=lambda f: f[0].stat().st_mtime) if found else None
 
 
-def _resolve_store(url: str | None) -> tuple[Any, str, bytes | None]:
+def _resolve_store(url: str | None, conn_id: str | None = None) -> tuple[Any, str, bytes | None]:
     """(SQLAlchemy URL, where it came from, hash key) of the store a command reads.
 
     --url, else the connection ``siapp_siasn_store`` (as the DAGs read it), else the store of
@@ -174,9 +174,11 @@ def _resolve_store(url: str | None) -> tuple[Any, str, bytes | None]:
 
     if url:
         return normalize_url(url), "--url", None
-    hook = StoreHook()
+    hook = StoreHook(conn_id) if conn_id else StoreHook()
     if hook.get_connection_or_none() is not None:
         return hook.sqlalchemy_url, hook.source, hook.get_hash_key()
+    if conn_id:  # named on purpose: never fall back to another store
+        raise UserError(f"connection {conn_id} is not defined (--conn-id)")
     if os.environ.get(STORE_PATH_ENV):
         return normalize_url(default_sqlite_path()), f"${STORE_PATH_ENV}", hook.get_hash_key()
     local = _local_store()
@@ -200,7 +202,7 @@ def _check_schema(store: Store, shown: str, url_option: str) -> None:
         )
 
 
-def _open_store(url: str | None, *, migrated: bool = True) -> Store:
+def _open_store(url: str | None, *, migrated: bool = True, conn_id: str | None = None) -> Store:
     """The store a command reads, named on stderr; one-line errors for what a user can fix."""
     import logging
 
@@ -212,7 +214,7 @@ def _open_store(url: str | None, *, migrated: bool = True) -> Store:
         for name in ("alembic", "airflow.task.hooks.siapp_siasn"):
             logging.getLogger(name).setLevel(logging.WARNING)
     with user_errors():
-        target, source, hash_key = _resolve_store(url)
+        target, source, hash_key = _resolve_store(url, conn_id)
         shown = target.render_as_string(hide_password=True)
         typer.echo(f"store: {shown} ({source})", err=True)
         url_option = f" --url {shown}" if url else ""
@@ -253,12 +255,61 @@ def store_migrate(
     url: str | None = typer.Option(
         None, help="SQLAlchemy URL; default: connection siapp_siasn_store"
     ),
+    conn_id: str | None = typer.Option(
+        None, help="Airflow connection of the store's owner (instead of siapp_siasn_store)."
+    ),
 ) -> None:
-    """Create or upgrade the hub's tables (Alembic)."""
-    store = _open_store(url, migrated=False)
+    """Create or upgrade the hub's tables (Alembic), as the store's owner."""
+    store = _open_store(url, migrated=False, conn_id=conn_id)
     with user_errors():
         store.migrate()
     typer.echo(f"migrated {store.dialect} store")
+
+
+@store_app.command("grant")
+def store_grant(
+    runtime_role: str = typer.Option(..., help="The DAGs' login role: DML only, no DDL."),
+    readonly_role: str | None = typer.Option(
+        None, help="SIAPP NV's role (e.g. siapp_nv_reader): SELECT on the consumer views only."
+    ),
+    create_roles: bool = typer.Option(
+        False,
+        help="Create missing roles (needs CREATEROLE); LOGIN with the password in "
+        "$SIAPP_SIASN_RUNTIME_PASSWORD / $SIAPP_SIASN_READONLY_PASSWORD, else NOLOGIN.",
+    ),
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL of the store AS ITS OWNER; default: connection siapp_siasn_store"
+    ),
+    conn_id: str | None = typer.Option(
+        None, help="Airflow connection of the store's owner (instead of siapp_siasn_store)."
+    ),
+) -> None:
+    """PostgreSQL least privilege: run as the owner after every `store migrate` (idempotent)."""
+    import os
+
+    from siapp_siasn.store.roles import grant_roles
+
+    store = _open_store(url, conn_id=conn_id)
+    passwords = {
+        role: os.environ[env]
+        for role, env in (
+            (runtime_role, "SIAPP_SIASN_RUNTIME_PASSWORD"),
+            (readonly_role, "SIAPP_SIASN_READONLY_PASSWORD"),
+        )
+        if role and os.environ.get(env)
+    }
+    try:
+        with user_errors():
+            report = grant_roles(
+                store.engine,
+                runtime_role,
+                readonly_role,
+                create_roles=create_roles,
+                passwords=passwords,
+            )
+    finally:
+        store.close()
+    typer.echo(report.summary())
 
 
 @store_app.command("stats")
@@ -278,6 +329,67 @@ def store_stats(
         typer.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
         return
     render_summary(summary)
+
+
+@store_app.command("rekey")
+def store_rekey(
+    url: str | None = typer.Option(
+        None, help="SQLAlchemy URL; default: connection siapp_siasn_store"
+    ),
+    count_only: bool = typer.Option(
+        False, "--count", help="Only count the rows per key id (nothing is written)."
+    ),
+) -> None:
+    """Pseudonymise NIKs stored in clear (once, after upgrading); print rows per key id."""
+    store = _store(url)
+    try:
+        with user_errors("store rekey"):
+            if not count_only:
+                done = store.asn.pseudonymise_stored()
+                typer.echo("pseudonymised: " + ", ".join(f"{k}={v}" for k, v in done.items()))
+            previous = store.nik_key_previous
+            if previous is None and url is None:
+                # the CLI opens the store with the connection's current key only
+                from siapp_siasn.hooks.store import StoreHook
+                from siapp_siasn.models.nik import NikKey
+
+                secret = StoreHook().get_hash_key_previous()
+                previous = NikKey(secret) if secret else None
+            names = {
+                k.key_id: label
+                for k, label in ((previous, "previous"), (store.nik_key, "current"))
+                if k is not None
+            }
+            for table, counts in store.asn.count_by_key_id().items():
+                shown = ", ".join(
+                    f"{names.get(k, k if k == 'clear' else f'unknown key {k}')}={n}"
+                    for k, n in sorted(counts.items())
+                )
+                typer.echo(f"{table}: {shown or 'no NIK'}")
+    finally:
+        store.close()
+
+
+@app.command("nik-token")
+def nik_token() -> None:
+    """Print the stored token of each NIK read from stdin, one a line (never from argv: shell
+    history keeps arguments). Uses the store connection's hash_key (or $SIAPP_SIASN_HASH_KEY)."""
+    import sys
+
+    from siapp_siasn.hooks.store import StoreHook
+    from siapp_siasn.models.nik import NikKey
+
+    with user_errors("nik-token"):
+        secret = StoreHook().get_hash_key()
+        if not secret:
+            raise UserError(
+                "no hash key: set extra hash_key of connection siapp_siasn_store "
+                "or SIAPP_SIASN_HASH_KEY"
+            )
+        key = NikKey(secret)
+    for line in sys.stdin:
+        # one output line per input line, so the tokens can be pasted next to the input
+        typer.echo(key.token(line) if line.strip() else "")
 
 
 @lineage_app.command("list")

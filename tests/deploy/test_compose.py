@@ -27,6 +27,7 @@ import yaml
 
 from siapp_siasn.airflow_env import sandbox_connections
 from siapp_siasn.store import Store
+from siapp_siasn.store.roles import grant_roles
 from siapp_siasn.store.tables import READER_ROLE, VIEWS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,9 +249,25 @@ def test_store_connection_points_at_the_store_database(
     assert store["conn_type"] == "postgres"
     assert store["host"] == metadata_url.host == "postgres"
     assert store["schema"] == pg["STORE_DB_NAME"] == "siapp_siasn"
-    assert store["login"] == pg["STORE_DB_USER"]
-    assert store["password"] == example_env["STORE_DB_PASSWORD"]
+    # the DAGs log in as the runtime role (DML only); only airflow-init logs in as the owner
+    assert store["login"] == pg["STORE_RUNTIME_USER"] == "siapp_siasn_runtime"
+    assert store["password"] == example_env["STORE_RUNTIME_PASSWORD"]
     assert store["extra"]["hash_key"] == example_env["SIAPP_SIASN_HASH_KEY"]
+    # the DAGs' connection is the anchor's, in every service; airflow-init alone adds the
+    # owner's, with the same database and hash key
+    owner = json.loads(
+        resolved_environment(services["airflow-init"], example_env)[
+            "AIRFLOW_CONN_SIAPP_SIASN_STORE_OWNER"
+        ]
+    )
+    assert owner["login"] == pg["STORE_DB_USER"] != store["login"]
+    assert owner["password"] == example_env["STORE_DB_PASSWORD"]
+    assert {k: v for k, v in owner.items() if k not in ("login", "password")} == {
+        k: v for k, v in store.items() if k not in ("login", "password")
+    }
+    for name in AIRFLOW_SERVICES:
+        env_of = resolved_environment(services[name], example_env)
+        assert ("AIRFLOW_CONN_SIAPP_SIASN_STORE_OWNER" in env_of) == (name == "airflow-init")
     # not Airflow's metadata database, nor its user
     assert store["schema"] != metadata_url.database == pg["POSTGRES_DB"]
     assert store["login"] != metadata_url.username == pg["POSTGRES_USER"]
@@ -267,6 +284,15 @@ def test_init_migrates_airflow_and_the_store(services: dict[str, Any]) -> None:
     init = services["airflow-init"]
     script = "\n".join(init["command"])
     assert script.index("airflow db migrate") < script.index("siapp-siasn store migrate")
+    # after the migrations, as the owner: the runtime role's DML and the readers' views
+    assert "siapp-siasn store migrate --conn-id siapp_siasn_store_owner\n" in script
+    grant = re.search(
+        r"siapp-siasn store grant --conn-id siapp_siasn_store_owner \\\s+"
+        r'--runtime-role "\$\{STORE_RUNTIME_USER:-siapp_siasn_runtime\}" --readonly-role (\w+)',
+        script,
+    )
+    assert grant and grant.group(1) == READER_ROLE
+    assert script.index("siapp-siasn store migrate") < grant.start()
     # the pool the cluster policy names exists before any task runs
     assert re.search(r"airflow pools set siasn_api \$\{SIASN_POOL_SLOTS:-1\} ", script)
     assert "set -euo pipefail" in script
@@ -315,12 +341,14 @@ def test_sandbox_profile_points_the_connections_at_the_emulators(
 
 @pytest.mark.integration
 def test_store_database_roles_on_postgres(postgres_server: Any) -> None:
-    """The init script, then the store's migrations as the owner: the reader sees the views only."""
+    """The init script, then the store's migrations and grants as the owner: the runtime role
+    writes but cannot change the schema, the reader sees the views only."""
     suffix = f"{os.getpid()}"
     names = {
         "STORE_DB_NAME": f"store_{suffix}",
         "STORE_DB_USER": f"owner_{suffix}",
         "STORE_READER_USER": f"nv_{suffix}",
+        "STORE_RUNTIME_USER": f"rt_{suffix}",
     }
     metadata_db = f"meta_{suffix}"
     postgres_server.create_database(metadata_db)
@@ -329,6 +357,7 @@ def test_store_database_roles_on_postgres(postgres_server: Any) -> None:
         **names,
         "STORE_DB_PASSWORD": "owner-pw",
         "STORE_READER_PASSWORD": "reader-pw",
+        "STORE_RUNTIME_PASSWORD": "runtime-pw",
         "POSTGRES_USER": postgres_server.user,
         "POSTGRES_DB": metadata_db,
         "PGHOST": postgres_server.host,
@@ -348,6 +377,16 @@ def test_store_database_roles_on_postgres(postgres_server: Any) -> None:
 
         with Store(url(names["STORE_DB_USER"], names["STORE_DB_NAME"])) as store:
             store.migrate()
+            grant_roles(store.engine, names["STORE_RUNTIME_USER"], READER_ROLE)
+        runtime = sa.create_engine(url(names["STORE_RUNTIME_USER"], names["STORE_DB_NAME"]))
+        with runtime.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO sync_state (name, value, updated_at) VALUES ('t', 'v', now())")
+            )
+            conn.execute(sa.text("CREATE TEMP TABLE staging (i int)"))
+        with runtime.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="denied"):
+            conn.execute(sa.text("CREATE TABLE intruder (i int)"))
+        runtime.dispose()
         reader = sa.create_engine(url(names["STORE_READER_USER"], names["STORE_DB_NAME"]))
         with reader.connect() as conn:
             for view in VIEWS:
@@ -356,7 +395,11 @@ def test_store_database_roles_on_postgres(postgres_server: Any) -> None:
             conn.execute(sa.text("SELECT count(*) FROM asn_current")).scalar_one()
         reader.dispose()
         # the store's roles stay out of Airflow's metadata database
-        for user in (names["STORE_DB_USER"], names["STORE_READER_USER"]):
+        for user in (
+            names["STORE_DB_USER"],
+            names["STORE_READER_USER"],
+            names["STORE_RUNTIME_USER"],
+        ):
             outsider = sa.create_engine(url(user, metadata_db))
             with pytest.raises(sa.exc.OperationalError, match="permission denied"):
                 outsider.connect().close()
@@ -375,7 +418,11 @@ def test_store_database_roles_on_postgres(postgres_server: Any) -> None:
     finally:
         postgres_server.drop_database(names["STORE_DB_NAME"])
         with admin.connect() as conn:
-            for role in (names["STORE_DB_USER"], names["STORE_READER_USER"]):
+            for role in (
+                names["STORE_DB_USER"],
+                names["STORE_READER_USER"],
+                names["STORE_RUNTIME_USER"],
+            ):
                 conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
         postgres_server.drop_database(metadata_db)

@@ -3,12 +3,17 @@
 ``distributed_topology()`` brings up, on loopback and in a temporary directory:
 
 * Redis (the Celery broker) and PostgreSQL (Debian packages, installed when missing and run as
-  root) with two databases: Airflow's metadata (also Celery's result backend) and the hub's store;
+  root) with two databases: Airflow's metadata (also Celery's result backend) and the hub's store,
+  made with its roles by the compose's own ``deploy/postgres-init/10-store-database.sh`` (owner,
+  runtime role, SIAPP NV's reader);
 * the sandbox (SIASN + SIAPP NV emulators), the connections pointing at it as ``AIRFLOW_CONN_*``
-  JSON;
-* ``airflow db migrate``, ``siapp-siasn store migrate`` and the ``siasn_api`` pool (what the
-  compose's airflow-init does), then the api-server, scheduler, dag-processor, triggerer and N
-  Celery workers, each its own process group.
+  JSON, the store's as the runtime role (DML only);
+* ``airflow db migrate``, ``siapp-siasn store migrate`` and ``store grant`` as the store's owner
+  (connection ``siapp_siasn_store_owner``, given to these steps only) and the ``siasn_api`` pool
+  (what the compose's airflow-init does), then the api-server, scheduler, dag-processor,
+  triggerer and N Celery workers, each its own process group;
+* a sampler of ``pg_stat_activity`` on the store database, so a test can assert which roles the
+  services connected as (:meth:`Topology.store_users`).
 
 Airflow's settings come from ``deploy/airflow.env``, the one settings source the compose file
 reads too: its ``${VAR}`` references are filled in with what this run allocated (URLs, ports,
@@ -35,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,7 +61,14 @@ _REF = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 #: the deployment's cluster policy (SIASN callers share one pool), then this run's additions
 POLICY_FILE = PROJECT_ROOT / "deploy" / "airflow_local_settings.py"
 #: what airflow-init does, as processes that end when done (not services)
-ONE_SHOT = {"db-migrate", "store-migrate", "siasn-pool"}
+ONE_SHOT = {"store-init", "db-migrate", "store-migrate", "store-grant", "siasn-pool"}
+#: the compose's store database script (postgres image's /docker-entrypoint-initdb.d)
+STORE_INIT = PROJECT_ROOT / "deploy" / "postgres-init" / "10-store-database.sh"
+STORE_DB = "siapp_store"
+STORE_OWNER, STORE_RUNTIME, STORE_READER = "siapp_siasn", "siapp_siasn_runtime", "siapp_nv"
+#: the reader group role of migration 0002 (tables.READER_ROLE)
+READER_GROUP = "siapp_nv_reader"
+OWNER_CONN_ID = "siapp_siasn_store_owner"
 #: slots of the SIASN pool in this run (airflow-init creates it with SIASN_POOL_SLOTS)
 SIASN_POOL_SLOTS = 1
 
@@ -234,11 +247,22 @@ class Topology:
 
     api: Api
     sandbox: Any  # siapp_sandbox.testing.RunningSandbox
+    #: the store as the DAGs' runtime role (what the services' connection holds)
     store_url: str
     workdir: Path
     procs: dict[str, Proc] = field(default_factory=dict)
     #: the hostname a task instance records -> the name of its worker process
     workers: dict[str, str] = field(default_factory=dict)
+    #: the store as its owner (the migrate and grant steps only) and as the server's superuser
+    owner_url: str = ""
+    admin_url: str = ""
+    sessions: SessionSampler | None = None
+
+    def store_users(self) -> dict[str, int]:
+        """Role -> how many samples of ``pg_stat_activity`` (every 0.2 s since the services
+        started) saw it connected to the store database; the sampler's own session excluded."""
+        assert self.sessions is not None
+        return self.sessions.users()
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and its whole group at once (a worker dying with its tasks)."""
@@ -310,7 +334,36 @@ def distributed_topology(
         stack.callback(_remove_workdir, workdir, lambda: failed)
         pg = stack.enter_context(PostgresServer())
         airflow_db = pg.create_database("airflow")
-        store_url = pg.create_database("siapp_store")
+        # the store database and its roles, by the compose's init script (as the superuser)
+        passwords = {role: secrets.token_hex(12) for role in (STORE_OWNER, STORE_RUNTIME)}
+        init = subprocess.run(
+            ["bash", str(STORE_INIT)],
+            env={
+                **os.environ,
+                "POSTGRES_USER": pg.user,
+                "POSTGRES_DB": airflow_db.rsplit("/", 1)[1],
+                "PGHOST": pg.host,
+                "PGPORT": str(pg.port),
+                "STORE_DB_NAME": STORE_DB,
+                "STORE_DB_USER": STORE_OWNER,
+                "STORE_DB_PASSWORD": passwords[STORE_OWNER],
+                "STORE_RUNTIME_USER": STORE_RUNTIME,
+                "STORE_RUNTIME_PASSWORD": passwords[STORE_RUNTIME],
+                "STORE_READER_USER": STORE_READER,
+                "STORE_READER_PASSWORD": secrets.token_hex(12),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if init.returncode != 0:
+            raise RuntimeError(f"store-init failed ({init.returncode}):\n{init.stderr}")
+
+        def store_as(role: str) -> str:
+            return f"postgresql+psycopg://{role}:{passwords[role]}@{pg.host}:{pg.port}/{STORE_DB}"
+
+        store_url, owner_url = store_as(STORE_RUNTIME), store_as(STORE_OWNER)
         sb = stack.enter_context(run_sandbox(**sandbox))
         # the Airflow processes stop before the servers they talk to (exit order is LIFO)
         stack.callback(_stop_all, procs)
@@ -390,20 +443,29 @@ def distributed_topology(
         )
         wait_for("redis", lambda: _redis_ping(redis_port) if redis.alive() else None, 30, 0.5)
 
-        # --- what the compose's airflow-init does
+        # --- what the compose's airflow-init does; it alone has the owner's connection
+        owner_conn = connections["siapp_siasn_store"]
+        owner_conn = {**owner_conn, "extra": {**owner_conn["extra"], "sqlalchemy_url": owner_url}}
+        init_env = {**env, f"AIRFLOW_CONN_{OWNER_CONN_ID.upper()}": json.dumps(owner_conn)}
+        hub = _script("siapp-siasn")
         for name, cmd in (
             ("db-migrate", [airflow_bin(), "db", "migrate"]),
-            ("store-migrate", [_script("siapp-siasn"), "store", "migrate"]),
+            ("store-migrate", [hub, "store", "migrate", "--conn-id", OWNER_CONN_ID]),
+            ("store-grant", [hub, "store", "grant", "--conn-id", OWNER_CONN_ID,
+                             "--runtime-role", STORE_RUNTIME, "--readonly-role", READER_GROUP]),
             (
                 "siasn-pool",
                 [airflow_bin(), "pools", "set", "siasn_api", str(SIASN_POOL_SLOTS), "SIASN"],
             ),
-        ):
-            code = spawn(name, cmd, env).popen.wait(600)
+        ):  # fmt: skip
+            code = spawn(name, cmd, init_env).popen.wait(600)
             if code != 0:
                 raise RuntimeError(f"{name} failed ({code}):\n{procs[name].tail()}")
 
-        # --- the services
+        # --- the services; from here on every session on the store database is sampled
+        sessions = SessionSampler(pg.url(STORE_DB))
+        sessions.start()
+        stack.callback(sessions.stop)
         spawn("api-server", [airflow_bin(), "api-server", "--host", "127.0.0.1", "--port",
                              str(api_port), "--workers", "1"], env)  # fmt: skip
         spawn("scheduler", [airflow_bin(), "scheduler"], env)
@@ -415,6 +477,9 @@ def distributed_topology(
             store_url=store_url,
             workdir=workdir,
             procs=procs,
+            owner_url=owner_url,
+            admin_url=pg.url(STORE_DB),
+            sessions=sessions,
         )
         stack.callback(topo.api.close)
         for name in workers:
@@ -442,6 +507,43 @@ def distributed_topology(
             raise TimeoutError(f"{exc}\n{topo.logs()}") from None
         yield topo
         failed = False
+
+
+class SessionSampler:
+    """Samples, every ``every_s``, which roles have a session on one database (as the
+    superuser, on its own connection, excluded from what it sees)."""
+
+    def __init__(self, admin_url: str, every_s: float = 0.2) -> None:
+        self._url = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._every = every_s
+        self._seen: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="store-sessions", daemon=True)
+        self.samples = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def users(self) -> dict[str, int]:
+        return dict(self._seen)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            while not self._stop.wait(self._every):
+                rows = conn.execute(
+                    "SELECT DISTINCT usename FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND usename IS NOT NULL"
+                ).fetchall()
+                self.samples += 1
+                for (user,) in rows:
+                    self._seen[user] = self._seen.get(user, 0) + 1
 
 
 def _stop_all(procs: dict[str, Proc]) -> None:

@@ -14,7 +14,9 @@ run as separate processes with CeleryExecutor and the settings of ``deploy/airfl
 4. the store equals the sandbox's ground truth (every IV/b+ employee field by field after the
    killed sweep; every in-scope usulan delivered and every refused one reported after the
    usulan run); the lineage read back through the REST API's XCom endpoint equals the store's;
-   tasks ran on both workers.
+   tasks ran on both workers;
+5. least privilege: after airflow-init (migrations and grants as the owner) every session on the
+   store database was the runtime role, which owns no table and may not create one.
 
 Not collected by default: ``make e2e-distributed`` runs it (``-m distributed``).
 """
@@ -26,9 +28,17 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from siapp_siasn.store import Store
-from tests.distributed.runner import Api, Topology, distributed_topology, wait_for
+from tests.distributed.runner import (
+    STORE_OWNER,
+    STORE_RUNTIME,
+    Api,
+    Topology,
+    distributed_topology,
+    wait_for,
+)
 from tests.flows._truth import StoreView, fetch_truth, mismatches
 from tests.flows._usulan import WORLD
 
@@ -141,8 +151,16 @@ def test_scheduled_and_triggered_runs_on_two_celery_workers_survive_a_killed_wor
         # the retry resumed from the checkpoints: not every employee was fetched twice
         assert _data_utama_requests(topo) < len(ivb) + killed_at
 
+        # the services (scheduler, workers, api-server) reached the store as the runtime role
+        # only: sampled before this test opens a connection of its own
+        by_services = topo.store_users()
+        assert set(by_services) == {STORE_RUNTIME}, by_services
+        assert by_services[STORE_RUNTIME] > 0
+        print(f"store sessions: {topo.sessions.samples if topo.sessions else 0} samples, "
+              f"roles seen {by_services}")  # fmt: skip
+
         # the store equals SIASN's truth, field by field, after the killed and resumed sweep
-        store = Store(topo.store_url)
+        store = Store(topo.store_url)  # the runtime role: it reads what the DAGs wrote
         assert store.asn.active_nips() == ivb
         assert mismatches(StoreView.read(store), fetch_truth(sb, ivb)) == {}
 
@@ -193,4 +211,19 @@ def test_scheduled_and_triggered_runs_on_two_celery_workers_survive_a_killed_wor
         siasn_callers = {"pull_referensi", "pull_asn", "push_siasn", "status_back", "push_siapp"}
         assert {t for t, pool in pools.items() if pool == "siasn_api"} == siasn_callers
         assert {pools[t] for t in pools.keys() - siasn_callers} == {"default_pool"}
+
+        # 6. the runtime role owns nothing and cannot change the schema; nobody else connected
+        admin = sa.create_engine(topo.admin_url)
+        with admin.connect() as conn:
+            owners = conn.exec_driver_sql(
+                "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+            ).scalars()
+            assert set(owners) == {STORE_OWNER}
+        admin.dispose()
+        runtime = sa.create_engine(topo.store_url)
+        with runtime.connect() as conn, pytest.raises(sa.exc.ProgrammingError) as refused:
+            conn.exec_driver_sql("ALTER TABLE asn ADD COLUMN intruder int")
+        assert refused.value.orig is not None and refused.value.orig.sqlstate == "42501"
+        runtime.dispose()
+        assert set(topo.store_users()) == {STORE_RUNTIME}
     print(f"wall time {time.monotonic() - started:.0f}s")

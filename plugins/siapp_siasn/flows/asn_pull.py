@@ -28,8 +28,10 @@ from siapp_siasn.flows.asn_records import (
 from siapp_siasn.flows.context import FlowConfigError, RunContext
 from siapp_siasn.flows.referensi import pull_referensi as pull_referensi
 from siapp_siasn.lineage import ContentDigest, Endpoint, LineageRecord
+from siapp_siasn.models.nik import NikKey
 from siapp_siasn.models.nip import NipError, is_valid_nip, normalize_nip
 from siapp_siasn.store import AsnRow, QuarantineItem, Store
+from siapp_siasn.store.asn import Rekey
 from siapp_siasn.store.selection import SelectionError
 
 log = logging.getLogger(__name__)
@@ -245,13 +247,26 @@ async def enumerate_targets(
     return targets
 
 
-async def _fetch(client: Any, target: Target) -> Fetched:
+async def _fetch(
+    client: Any,
+    target: Target,
+    *,
+    nik_key: NikKey | None = None,
+    nik_key_previous: NikKey | None = None,
+) -> Fetched:
     try:
         parts = await client.get_employee(target.nip)
     except ApiError as exc:
         return exc
     return build_employee(
-        target.nip, target.updated, parts["utama"], parts["pasangan"], parts["anak"], parts["ortu"]
+        target.nip,
+        target.updated,
+        parts["utama"],
+        parts["pasangan"],
+        parts["anak"],
+        parts["ortu"],
+        nik_key=nik_key,
+        nik_key_previous=nik_key_previous,
     )
 
 
@@ -296,6 +311,7 @@ class _AsnBatchWriter:
         rows: list[AsnRow] = []
         bad: list[QuarantineItem] = []
         leaving: dict[str, list[str]] = {}
+        rekey: list[Rekey] = []
         for target, result in batch:
             if isinstance(result, ApiError):
                 bad.append(
@@ -311,12 +327,17 @@ class _AsnBatchWriter:
                 bad.append(result)
             else:
                 rows.append(result.row)
+                if result.rekey is not None:
+                    rekey.append(result.rekey)
                 self.digest.add(
                     result.row.nip, result.row.record_hash + (result.row.family_hash or "")
                 )
                 if result.departure_reason:
                     leaving.setdefault(result.departure_reason, []).append(result.row.nip)
                 merge_unknown_fields(record.extra, result)
+        # rows stored under the previous key (or before NIKs were pseudonymised) are
+        # rewritten under the current one first, so the merge below sees them unchanged
+        store.asn.rekey(rekey)
         departing = {nip for nips in leaving.values() for nip in nips}
         settled = _already_departed(store, (r for r in rows if r.nip in departing))
         if settled:
@@ -363,9 +384,11 @@ async def _fetch_and_store(
     progress: Progress,
     write: Callable[[list[tuple[Target, Fetched]], Progress], None],
     on_written: Callable[[int], None],
+    nik_keys: tuple[NikKey | None, NikKey | None] = (None, None),
 ) -> None:
     """Fetch ``todo`` through the client's bounded map and hand every ``batch_size``
-    completions to ``write`` in a worker thread.
+    completions to ``write`` in a worker thread (``nik_keys``: the store's current and
+    previous NIK keys, for :func:`build_employee`).
 
     No barrier per batch: the map keeps its window full whichever batch an employee falls in,
     so a slow, retried employee holds one slot, not the pool. Writes run one at a time off the
@@ -385,7 +408,8 @@ async def _fetch_and_store(
 
     async def collect() -> None:
         buffer: list[tuple[Target, Fetched]] = []
-        async for target, result in client.api.map(functools.partial(_fetch, client), started()):
+        fetch = functools.partial(_fetch, client, nik_key=nik_keys[0], nik_key_previous=nik_keys[1])
+        async for target, result in client.api.map(fetch, started()):
             if not isinstance(result, Fetched):  # a bug, not an API error: fail the run
                 raise result
             buffer.append((target, result))
@@ -430,6 +454,12 @@ async def _fetch_and_store(
 
 async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContext) -> LineageRecord:
     """Pull data utama + keluarga of ASN IV/b+ into the store (resumable, idempotent)."""
+    if store.nik_key is None:
+        # NIKs are stored as keyed tokens only: without the key nothing could be stored
+        raise FlowConfigError(
+            "store has no hash key: set extra 'hash_key' of the store connection or "
+            "SIAPP_SIASN_HASH_KEY (NIKs are stored as keyed tokens)"
+        )
     today = run.local_date
     with run.lineage_scope(
         "F1",
@@ -504,7 +534,15 @@ async def pull_asn(client: Any, store: Store, params: PullParams, run: RunContex
                 done += n
                 run.report_progress(done, total)
 
-            await _fetch_and_store(client, todo, params.batch_size, progress, writer, written)
+            await _fetch_and_store(
+                client,
+                todo,
+                params.batch_size,
+                progress,
+                writer,
+                written,
+                (store.nik_key, store.nik_key_previous),
+            )
             record.requests = client.metrics()
 
         # every request has ended: the store calls below stall nothing

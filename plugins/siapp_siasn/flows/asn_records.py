@@ -6,14 +6,16 @@ what a record means for the mirror (in scope, departed, quarantined).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from siapp_siasn.models.errors import validate_payload
+from siapp_siasn.models.nik import NikKey, is_token, nik_values, pseudonymise
 from siapp_siasn.models.pks import PksAsnRow
 from siapp_siasn.models.record import AsnRecord, validate_asn_record
 from siapp_siasn.models.record import FamilyMember as ModelFamilyMember
+from siapp_siasn.store.asn import Rekey
 from siapp_siasn.store.records import AsnRow, FamilyMember, QuarantineItem
 
 MIN_GOLONGAN = 42  # IV/b: the agreement's scope for F1
@@ -52,6 +54,8 @@ class EmployeeRecord:
     unknown_fields: list[str]
     #: ... and how many there were in all
     unknown_field_count: int = 0
+    #: the older forms the store may hold this employee under (previous key, clear NIK)
+    rekey: Rekey | None = field(default=None, repr=False)
 
 
 def parse_enumeration_row(raw: Any) -> tuple[EnumeratedAsn | None, str | None]:
@@ -102,10 +106,15 @@ def _family_row(member: ModelFamilyMember, record: AsnRecord) -> FamilyMember:
 
 
 def to_store_row(
-    record: AsnRecord, raw_data_utama: dict[str, Any], source_updated: str | None
+    record: AsnRecord,
+    raw_data_utama: dict[str, Any],
+    source_updated: str | None,
+    nik_key: NikKey | None = None,
 ) -> AsnRow:
     """The store row of a validated employee. ``payload`` is data-utama as SIASN sent it (not
-    the model's re-dump): fields the store does not type are never lost."""
+    the model's re-dump): fields the store does not type are never lost, but the NIK fields
+    hold the NIK's token under ``nik_key`` (the store refuses a clear NIK); the record hash
+    covers the token, never the clear NIK."""
     values: dict[str, Any] = {}
     for name in type(record).model_fields:
         column = _RENAMED.get(name, name)
@@ -117,10 +126,10 @@ def to_store_row(
     values["nip_lama"] = record.nip_lama
     return AsnRow(
         nip=record.nip_baru,
-        record_hash=record.record_hash(),
+        record_hash=record.record_hash(nik_key),
         family_hash=record.family_hash(),
         family=[_family_row(m, record) for m in record.family],
-        payload=raw_data_utama,
+        payload=raw_data_utama if nik_key is None else pseudonymise(raw_data_utama, nik_key),
         source_updated=source_updated,
         **{k: v for k, v in values.items() if k != "source_updated"},
     )
@@ -136,6 +145,32 @@ def departure_reason(record: AsnRecord) -> str | None:
     return None
 
 
+def _rekey(
+    record: AsnRecord,
+    raw_data_utama: dict[str, Any],
+    row: AsnRow,
+    nik_key: NikKey,
+    previous: NikKey | None,
+) -> Rekey:
+    """The older forms the store may hold this employee under: stored before NIKs were
+    pseudonymised (clear NIK, legacy hash) or under the previous key of a rotation."""
+    tokens: dict[str, str] = {}
+    for value in nik_values(raw_data_utama).values():
+        if isinstance(value, str) and value.strip() and not is_token(value):
+            tokens[value] = nik_key.token(value)
+            if previous is not None:
+                tokens[previous.token(value)] = nik_key.token(value)
+    old = [record.legacy_record_hash()]
+    if previous is not None:
+        old.append(record.record_hash(previous))
+    return Rekey(
+        nip=row.nip,
+        old_hashes=tuple(h for h in old if h != row.record_hash),
+        new_hash=row.record_hash,
+        tokens=tokens,
+    )
+
+
 def build_employee(
     nip: str,
     source_updated: str | None,
@@ -143,8 +178,15 @@ def build_employee(
     pasangan: Any,
     anak: Any,
     ortu: Any,
+    *,
+    nik_key: NikKey | None = None,
+    nik_key_previous: NikKey | None = None,
 ) -> EmployeeRecord | QuarantineItem:
     """Validate the four payloads of one employee; quarantine the whole employee on any fault.
+
+    ``nik_key`` (the store's ``nik_key``) pseudonymises the NIK of the row; without it the row
+    keeps the NIK in clear and the store pseudonymises it or refuses it. With
+    ``nik_key_previous`` (a rotation) the result says how to re-key the stored row.
 
     A half-validated employee is never stored: the mirror keeps the last good version instead.
     Faults: an invalid value (``invalid``) or a contract field absent from a payload
@@ -178,11 +220,15 @@ def build_employee(
             payload=payload,
         )
     unknown = record.unknown_fields()
+    row = to_store_row(record, data_utama, source_updated, nik_key)
     return EmployeeRecord(
-        row=to_store_row(record, data_utama, source_updated),
+        row=row,
         departure_reason=departure_reason(record),
         unknown_fields=unknown[:UNKNOWN_NAMES_MAX],
         unknown_field_count=len(unknown),
+        rekey=None
+        if nik_key is None
+        else _rekey(record, data_utama, row, nik_key, nik_key_previous),
     )
 
 

@@ -219,8 +219,9 @@ class _Collector:
     def quarantined(self, nip: str) -> bool:
         """Whether the mirror lacks ``nip`` because F1 quarantined the employee's record."""
         if nip not in self._quarantined:
-            digest = self.store.quarantine.key_hash(nip)
-            self._quarantined[nip] = bool(self.store.usulan.employees_quarantined([digest]))
+            # during a key rotation F1's rows may still be keyed with the previous key
+            digests = self.store.quarantine.key_hashes(nip)
+            self._quarantined[nip] = bool(self.store.usulan.employees_quarantined(digests))
         return self._quarantined[nip]
 
     def quarantine(

@@ -5,7 +5,8 @@ connection (default ``siapp_siasn_store``), so that :mod:`siapp_siasn.store` imp
 Airflow. The connection gives the URL (rules of
 :func:`~siapp_siasn.store.config.url_from_connection`: ``postgres``/``sqlite`` types, or any
 type such as ``generic`` with extra ``sqlalchemy_url``) and the secret of the store's keyed
-hashes (extra ``hash_key``, else ``$SIAPP_SIASN_HASH_KEY``). An absent connection means the
+hashes (extra ``hash_key``, else ``$SIAPP_SIASN_HASH_KEY``; during a rotation also
+``hash_key_previous`` / ``$SIAPP_SIASN_HASH_KEY_PREVIOUS``). An absent connection means the
 default SQLite file (:func:`~siapp_siasn.store.config.default_sqlite_path`); a connection that
 is set but cannot be read (``AIRFLOW_CONN_SIAPP_SIASN_STORE`` that is not JSON, or has a key
 Airflow does not know, such as ``database`` for ``schema``) is an error, never a silent
@@ -25,6 +26,8 @@ from siapp_siasn.store.config import (
     DEFAULT_CONN_ID,
     HASH_KEY_ENV,
     HASH_KEY_EXTRA,
+    HASH_KEY_PREVIOUS_ENV,
+    HASH_KEY_PREVIOUS_EXTRA,
     default_sqlite_path,
     url_from_connection,
 )
@@ -186,24 +189,38 @@ class StoreHook(BaseHook):
         """The URL as a string, password included (for engines; never log it)."""
         return self.sqlalchemy_url.render_as_string(hide_password=False)
 
-    def get_hash_key(self) -> bytes | None:
-        """The keyed-hash secret: the connection's extra ``hash_key``, else the env var."""
+    def _secret(self, extra_name: str, env_name: str) -> bytes | None:
         conn = self.get_connection_or_none()
         if conn is not None:
-            key = (conn.extra_dejson or {}).get(HASH_KEY_EXTRA)
+            key = (conn.extra_dejson or {}).get(extra_name)
             if key:
                 _mask(str(key))
                 return str(key).encode()
-        env = os.environ.get(HASH_KEY_ENV)
+        env = os.environ.get(env_name)
         if env:
             _mask(env)
         return env.encode() if env else None
 
+    def get_hash_key(self) -> bytes | None:
+        """The keyed-hash secret: the connection's extra ``hash_key``, else the env var."""
+        return self._secret(HASH_KEY_EXTRA, HASH_KEY_ENV)
+
+    def get_hash_key_previous(self) -> bytes | None:
+        """The key a rotation replaces: extra ``hash_key_previous``, else
+        ``$SIAPP_SIASN_HASH_KEY_PREVIOUS``; None outside a rotation."""
+        return self._secret(HASH_KEY_PREVIOUS_EXTRA, HASH_KEY_PREVIOUS_ENV)
+
     def get_store(self) -> Store:
-        """A new :class:`Store` on the connection's database, hashing with its key."""
+        """A new :class:`Store` on the connection's database, hashing with its key (and
+        matching tokens of the previous one during a rotation)."""
         from siapp_siasn.store import Store
 
-        return Store(self.sqlalchemy_url, hash_key=self.get_hash_key(), **self.store_kwargs)
+        return Store(
+            self.sqlalchemy_url,
+            hash_key=self.get_hash_key(),
+            hash_key_previous=self.get_hash_key_previous(),
+            **self.store_kwargs,
+        )
 
     def get_conn(self) -> Store:
         """Same as :meth:`get_store` (Airflow's conventional name)."""

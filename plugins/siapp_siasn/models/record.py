@@ -2,7 +2,8 @@
 
 `AsnRecord` is `DataUtama` (snake_case python names, SIASN aliases, unknown fields kept) plus
 `family`: pasangan, anak, ayah and ibu flattened into `FamilyMember` rows with a relation type.
-`record_hash()` covers the typed data-utama fields, `family_hash()` the family; both are
+`record_hash()` covers the typed data-utama fields (the NIK as its keyed token, never in
+clear: `models/nik.py`), `family_hash()` the family; both are
 sha256 over canonical JSON (sorted keys, ISO dates, None and unknown/volatile fields left out),
 so they do not depend on key order, alias spelling or the order SIASN lists family members in.
 """
@@ -14,6 +15,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from siapp_siasn.models.base import HubModel, spelling_variants
 from siapp_siasn.models.errors import describe_validation_error
+from siapp_siasn.models.nik import NIK_FIELDS, NikKey
 from siapp_siasn.models.siasn import (
     Anak,
     DataAnak,
@@ -217,6 +219,7 @@ class AsnRecord(DataUtama):
     family: list[FamilyMember] = Field(default_factory=list, max_length=200)
     _source_unknown: tuple[str, ...] = PrivateAttr(default=())
     _source_missing: tuple[str, ...] = PrivateAttr(default=())
+    _canonical: dict[str, Any] | None = PrivateAttr(default=None)
 
     @classmethod
     def from_siasn(
@@ -266,9 +269,34 @@ class AsnRecord(DataUtama):
         own = [f for f in super().missing_fields() if f != "family"]
         return sorted({*own, *self._source_missing})
 
-    def record_hash(self) -> str:
-        """sha256 over the typed data-utama fields (no family, no `path`, no unknown fields)."""
-        return self.content_hash()
+    def record_hash(self, nik_key: NikKey | None = None) -> str:
+        """sha256 over the typed data-utama fields (no family, no `path`, no unknown fields).
+
+        Never over a clear NIK: with the other fields of the row, a hash over a 16-digit NIK
+        whose middle digits are the birth date could be reversed by trying candidates. Under
+        ``nik_key`` the NIK fields are covered as their tokens (a NIK change still changes the
+        hash; the hash depends on the key, so a rotation rewrites it); without a key they are
+        left out.
+        """
+        canonical = dict(self._hash_canonical())
+        for name in NIK_FIELDS:
+            value = canonical.pop(name, None)
+            if value is not None and nik_key is not None:
+                canonical[name] = nik_key.token(str(value))
+        return sha256_json(canonical)
+
+    def legacy_record_hash(self) -> str:
+        """The hash stored before NIKs were pseudonymised (clear NIK covered): compared with
+        what a store holds so that such rows are re-keyed rather than versioned again; never
+        stored."""
+        return sha256_json(self._hash_canonical())
+
+    def _hash_canonical(self) -> dict[str, Any]:
+        # a pull hashes each record two or three times (current key, legacy, previous key):
+        # the canonical form is built once (records are not changed after validation)
+        if self._canonical is None:
+            self._canonical = self.canonical()
+        return self._canonical
 
     def family_hash(self) -> str:
         """sha256 over the family members, independent of the order SIASN lists them in."""

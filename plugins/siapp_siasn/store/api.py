@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL, Engine
 
+from siapp_siasn.models.nik import NikKey
 from siapp_siasn.store.asn import AsnRepository
 from siapp_siasn.store.audit import AuditRepository
 from siapp_siasn.store.base import unit_of_work
-from siapp_siasn.store.config import HASH_KEY_ENV
+from siapp_siasn.store.config import HASH_KEY_ENV, HASH_KEY_PREVIOUS_ENV
 from siapp_siasn.store.documents import DocumentRepository
 from siapp_siasn.store.engine import make_engine, normalize_url
 from siapp_siasn.store.errors import guard
@@ -37,6 +38,7 @@ from siapp_siasn.store.quarantine import QuarantineRepository
 from siapp_siasn.store.reconciliation import ReconciliationRepository
 from siapp_siasn.store.referensi import ReferensiRepository
 from siapp_siasn.store.retention import RetentionRepository
+from siapp_siasn.store.roles import require_migrator
 from siapp_siasn.store.selection import SelectionRepository
 from siapp_siasn.store.state import StateRepository
 from siapp_siasn.store.tables import (
@@ -55,13 +57,21 @@ from siapp_siasn.store.usulan import UsulanRepository
 __all__ = ["Store"]
 
 
+def _secret(given: bytes | str | None, env: str) -> bytes | None:
+    key = given or os.environ.get(env)
+    return key.encode() if isinstance(key, str) else key
+
+
 class Store:
     """The hub's own database (SQLite file or PostgreSQL).
 
     ``Store(url)`` takes a SQLAlchemy URL (``postgresql://``, ``postgresql+psycopg://``,
     ``sqlite:///file``) or a filesystem path (SQLite). ``hash_key`` is the secret of the keyed
-    hashes in quarantine (default ``$SIAPP_SIASN_HASH_KEY``; without one, hashing a key
-    raises :class:`StoreError`). ``durable_batches``: see :class:`AsnRepository`.
+    hashes in quarantine and of the NIK tokens in ASN payloads (default
+    ``$SIAPP_SIASN_HASH_KEY``; without one, hashing a key or storing a NIK raises
+    :class:`StoreError`); ``hash_key_previous`` (default ``$SIAPP_SIASN_HASH_KEY_PREVIOUS``)
+    is the key a rotation replaces: lookups accept its hashes and tokens too.
+    ``durable_batches``: see :class:`AsnRepository`.
     """
 
     def __init__(
@@ -69,22 +79,30 @@ class Store:
         url: str | URL | Path,
         *,
         hash_key: bytes | str | None = None,
+        hash_key_previous: bytes | str | None = None,
         durable_batches: bool = False,
         **engine_kwargs: Any,
     ) -> None:
         self.url: URL = normalize_url(url)
         self.engine: Engine = make_engine(self.url, **engine_kwargs)
         self.dialect: str = self.engine.dialect.name
-        key = hash_key or os.environ.get(HASH_KEY_ENV)
-        secret = key.encode() if isinstance(key, str) else key
+        secret = _secret(hash_key, HASH_KEY_ENV)
+        previous = _secret(hash_key_previous, HASH_KEY_PREVIOUS_ENV)
+        if previous == secret:
+            previous = None  # a "rotation" to the same key: nothing to match twice
+        #: the NIK tokens' keys (None without a hash key: NIKs cannot be stored then)
+        self.nik_key: NikKey | None = NikKey(secret) if secret else None
+        self.nik_key_previous: NikKey | None = NikKey(previous) if previous else None
         self.referensi = ReferensiRepository(self.engine)
         self.state = StateRepository(self.engine)
-        self.quarantine = QuarantineRepository(self.engine, secret)
+        self.quarantine = QuarantineRepository(self.engine, secret, previous)
         self.asn = AsnRepository(
             self.engine,
             quarantine=self.quarantine,
             state=self.state,
             durable_batches=durable_batches,
+            nik_key=self.nik_key,
+            nik_key_previous=self.nik_key_previous,
         )
         self.lineage = LineageRepository(self.engine)
         self.quality = QualityRepository(self.engine)
@@ -122,8 +140,14 @@ class Store:
     # ------------------------------------------------------------------ schema
 
     def migrate(self, revision: str = "head") -> str | None:
-        """Apply the Alembic migrations up to ``revision`` (idempotent); returns the revision."""
+        """Apply the Alembic migrations up to ``revision`` (idempotent); returns the revision.
+
+        On PostgreSQL a role that does not own the store (the DAGs' runtime role) gets a
+        one-line :class:`StoreError` saying to migrate as the owner (``store/roles.py``)."""
         with guard("migrate"):
+            if self.dialect == "postgresql":
+                with self.engine.connect() as conn:
+                    require_migrator(conn)
             return migrate(self.engine, revision)
 
     def revision(self) -> str | None:

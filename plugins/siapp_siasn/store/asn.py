@@ -4,32 +4,54 @@ Batches go through the one SCD2 writer (:mod:`~siapp_siasn.store.scd2`) with the
 statements; a batch's rejected records, checkpoint and watermark are written by the
 quarantine and state repositories on the same connection, so all of it commits together.
 Rows are never deleted: a departure deactivates the row and opens a departed version.
+
+No NIK is stored in clear: payloads hold its keyed token (:mod:`siapp_siasn.models.nik`);
+``find_by_nik`` matches tokens of the current and the previous key, ``rekey`` rewrites rows
+made under the previous key, ``count_by_key_id`` says which keys the stored tokens use.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from siapp_siasn.models.nik import (
+    NIK_WIRE_NAMES,
+    NikKey,
+    is_token,
+    nik_values,
+    pseudonymise,
+    retoken,
+    token_key_id,
+)
 from siapp_siasn.store import scd2
 from siapp_siasn.store._pg import PgBulkWriter
 from siapp_siasn.store._sqlite import SqliteBulkWriter
 from siapp_siasn.store.base import IN_CHUNK, Repository
+from siapp_siasn.store.config import HASH_KEY_ENV, HASH_KEY_EXTRA
 from siapp_siasn.store.errors import StoreError
 from siapp_siasn.store.quarantine import QuarantineRepository
-from siapp_siasn.store.records import AsnRow, BatchCounts, DepartureCounts, QuarantineItem
+from siapp_siasn.store.records import (
+    AsnRow,
+    BatchCounts,
+    DepartureCounts,
+    QuarantineItem,
+    as_asn_row,
+)
 from siapp_siasn.store.state import StateRepository
 from siapp_siasn.store.tables import ASN_TYPED_COLUMNS, asn, asn_family, asn_history
 from siapp_siasn.store.types import UTCDateTime, to_utc, utcnow
 from siapp_siasn.utils import chunks
 
-__all__ = ["BULK_WRITERS", "AsnRepository"]
+__all__ = ["BULK_WRITERS", "AsnRepository", "Rekey"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +73,14 @@ class AsnRepository(Repository):
         quarantine: QuarantineRepository,
         state: StateRepository,
         durable_batches: bool = False,
+        nik_key: NikKey | None = None,
+        nik_key_previous: NikKey | None = None,
     ) -> None:
         super().__init__(engine)
         self._quarantine = quarantine
         self._state = state
+        self.nik_key = nik_key
+        self.nik_key_previous = nik_key_previous
         #: False: on PostgreSQL, batches commit with ``synchronous_commit=off`` (a server
         #: crash may lose the last few hundred milliseconds of batches, always together with
         #: the checkpoint and watermark of the same transaction, so a resumed run redoes them)
@@ -85,6 +111,7 @@ class AsnRepository(Repository):
         writer_class = BULK_WRITERS.get(self.dialect)
         if writer_class is None:
             raise StoreError(f"unsupported dialect {self.dialect}")
+        rows = [self._protected(as_asn_row(r)) for r in rows]
         with self._tx(conn, "asn.apply_batch") as c:
             if self.dialect == "postgresql" and not self.durable_batches:
                 c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -97,6 +124,181 @@ class AsnRepository(Repository):
             if watermark is not None:
                 self._state.set_watermark(*watermark, conn=c)
         log.debug("asn batch: %s", counts.as_dict())
+        return counts
+
+    def _protected(self, row: AsnRow) -> AsnRow:
+        """``row`` with no clear NIK in its payloads: the flow hands tokens already; anything
+        else (a caller that did not) is pseudonymised here, or refused without a key."""
+        family = row.family or []
+        if not _has_clear_nik(row.payload) and not any(_has_clear_nik(m.payload) for m in family):
+            return row
+        if self.nik_key is None:
+            raise StoreError(
+                f"store has no hash key: a NIK cannot be stored in clear; set extra "
+                f"{HASH_KEY_EXTRA!r} of the store connection or {HASH_KEY_ENV}"
+            )
+        key = self.nik_key
+        return dataclasses.replace(
+            row,
+            payload=_pseudonymise_deep(row.payload, key),
+            family=None
+            if row.family is None
+            else [
+                dataclasses.replace(m, payload=_pseudonymise_deep(m.payload, key))
+                for m in row.family
+            ],
+        )
+
+    def rekey(self, items: Sequence[Rekey], *, conn: Connection | None = None) -> int:
+        """Rewrite employees stored under an older form of their record (NIK tokens of the
+        previous key, or a clear NIK) under the current key, without a new version.
+
+        Only rows whose stored ``record_hash`` is one of ``old_hashes`` are touched, so the
+        content is the same and only the key differs: the current row and its open version get
+        ``new_hash``; every version's NIK fields holding a value of ``tokens`` get its token.
+        Returns how many employees were rewritten.
+        """
+        wanted = {r.nip: r for r in items if r.old_hashes}
+        if not wanted:
+            return 0
+        done = 0
+        with self._tx(conn, "asn.rekey") as c:
+            stale: list[Rekey] = []
+            for part in chunks(sorted(wanted), IN_CHUNK):
+                q = sa.select(asn.c.nip, asn.c.record_hash).where(asn.c.nip.in_(part))
+                stale += [
+                    wanted[nip] for nip, held in c.execute(q) if held in wanted[nip].old_hashes
+                ]
+            for item in stale:
+                held = c.execute(
+                    sa.select(asn.c.record_hash, asn.c.payload).where(asn.c.nip == item.nip)
+                ).one()
+                payload = retoken(held.payload or {}, item.tokens) or held.payload
+                c.execute(
+                    sa.update(asn)
+                    .where(asn.c.nip == item.nip, asn.c.record_hash == held.record_hash)
+                    .values(record_hash=item.new_hash, payload=payload)
+                )
+                versions = c.execute(
+                    sa.select(
+                        asn_history.c.valid_from,
+                        asn_history.c.valid_to,
+                        asn_history.c.record_hash,
+                        asn_history.c.payload,
+                    ).where(asn_history.c.nip == item.nip)
+                ).all()
+                for v in versions:
+                    values: dict[str, Any] = {}
+                    new_payload = retoken(v.payload or {}, item.tokens)
+                    if new_payload is not None:
+                        values["payload"] = new_payload
+                    if v.valid_to is None and v.record_hash in item.old_hashes:
+                        values["record_hash"] = item.new_hash
+                    if values:
+                        c.execute(
+                            sa.update(asn_history)
+                            .where(
+                                asn_history.c.nip == item.nip,
+                                asn_history.c.valid_from == v.valid_from,
+                            )
+                            .values(**values)
+                        )
+                done += 1
+        if done:
+            log.info("re-keyed %d employees under the current hash key", done)
+        return done
+
+    def find_by_nik(self, nik: str) -> list[str]:
+        """NIPs of the stored employees whose NIK is ``nik`` (tokens of the current key or,
+        during a rotation, of the previous one), sorted. The NIK is never stored: its tokens
+        are computed here and compared."""
+        tokens = {k.token(nik) for k in (self.nik_key, self.nik_key_previous) if k is not None}
+        if not tokens:
+            raise StoreError(
+                f"store has no hash key: NIK tokens cannot be computed; set extra "
+                f"{HASH_KEY_EXTRA!r} of the store connection or {HASH_KEY_ENV}"
+            )
+        text = sa.cast(asn.c.payload, sa.Text)
+        q = sa.select(asn.c.nip, asn.c.payload).where(
+            sa.or_(*(text.contains(t, autoescape=True) for t in sorted(tokens)))
+        )
+        with self._tx(None, "asn.find_by_nik") as c:
+            # the text match narrows; the NIK fields decide (a token under another key is no
+            # match)
+            return sorted(
+                nip
+                for nip, payload in c.execute(q)
+                if tokens & {v for v in nik_values(payload or {}).values() if isinstance(v, str)}
+            )
+
+    def count_by_key_id(self) -> dict[str, dict[str, int]]:
+        """Rows per table holding NIK tokens of each key id (``clear``: a NIK in clear):
+        ``{"asn": {"1a2b3c4d": 950, ...}, "asn_history": {...}, "asn_family": {...}}``.
+
+        The previous key can be dropped once no table counts its id (closed history versions
+        keep theirs until retention empties their payloads)."""
+        out: dict[str, dict[str, int]] = {}
+        with self._tx(None, "asn.count_by_key_id") as c:
+            for table in (asn, asn_history, asn_family):
+                counts: dict[str, int] = {}
+                for (payload,) in c.execute(
+                    sa.select(table.c.payload).execution_options(yield_per=1000)
+                ):
+                    for label in _nik_labels(payload):
+                        counts[label] = counts.get(label, 0) + 1
+                out[table.name] = counts
+        return out
+
+    def pseudonymise_stored(self, *, batch: int = 500) -> dict[str, int]:
+        """Replace every clear NIK held in ``asn``, ``asn_history`` and ``asn_family`` by its
+        token under the current key (``siapp-siasn store rekey``), one transaction per chunk.
+
+        A row whose payload still validates as data-utama gets its ``record_hash`` recomputed
+        (the old one covered the clear NIK); ``unverified`` counts rows whose payload does not
+        validate any more (their hash is kept). Idempotent: a second run changes nothing.
+        """
+        from siapp_siasn.models.record import AsnRecord
+
+        key = self.nik_key
+        if key is None:
+            raise StoreError(
+                f"store has no hash key: set extra {HASH_KEY_EXTRA!r} of the store connection "
+                f"or {HASH_KEY_ENV} before pseudonymising NIKs"
+            )
+        counts = {"asn": 0, "asn_history": 0, "asn_family": 0, "unverified": 0}
+
+        def new_hash(payload: Mapping[str, Any], held: str) -> str:
+            try:
+                return AsnRecord.from_siasn(dict(payload)).record_hash(key)
+            except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+                counts["unverified"] += 1
+                return held
+
+        pk = {
+            "asn": ("nip",),
+            "asn_history": ("nip", "valid_from"),
+            "asn_family": ("nip", "relation", "ordinal"),
+        }
+        for table in (asn, asn_history, asn_family):
+            keys = [table.c[k] for k in pk[table.name]]
+            hashed = "record_hash" in table.c
+            cols = [*keys, table.c.payload, *([table.c.record_hash] if hashed else [])]
+            with self._tx(None, f"asn.pseudonymise.{table.name}") as c:
+                found = [
+                    r
+                    for r in c.execute(sa.select(*cols).execution_options(yield_per=1000))
+                    if _has_clear_nik(r.payload)
+                ]
+            for part in chunks(found, batch):
+                with self._tx(None, f"asn.pseudonymise.{table.name}") as c:
+                    for r in part:
+                        values: dict[str, Any] = {"payload": _pseudonymise_deep(r.payload, key)}
+                        if hashed:
+                            values["record_hash"] = new_hash(r.payload, r.record_hash)
+                        where = [table.c[k] == getattr(r, k) for k in pk[table.name]]
+                        c.execute(sa.update(table).where(*where).values(**values))
+                counts[table.name] += len(part)
+        log.info("pseudonymised stored NIKs: %s", counts)
         return counts
 
     def mark_departed(
@@ -234,3 +436,61 @@ class AsnRepository(Repository):
         )
         with self._tx(None, "asn.family") as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+
+@dataclass(frozen=True, slots=True)
+class Rekey:
+    """One employee of a batch the store may hold under an older form of its record.
+
+    ``old_hashes``: the record hashes of that older form (NIK tokens of the previous key; a
+    clear NIK); ``new_hash``: the hash under the current key; ``tokens``: stored NIK value ->
+    the current key's token (in memory only; hidden from ``repr``).
+    """
+
+    nip: str
+    old_hashes: tuple[str, ...]
+    new_hash: str
+    tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+#: how deep a family payload is searched for a NIK (``listPasangan[].orang`` is two levels)
+_NIK_DEPTH = 4
+
+
+def _has_clear_nik(payload: object, depth: int = 0) -> bool:
+    """Whether a payload holds a clear NIK under a NIK field (data-utama at the top level;
+    nested objects of family payloads too)."""
+    if not isinstance(payload, Mapping) or depth > _NIK_DEPTH:
+        return False
+    for k, v in payload.items():
+        if k in NIK_WIRE_NAMES and v not in (None, "") and not is_token(v):
+            return True
+        if isinstance(v, Mapping) and _has_clear_nik(v, depth + 1):
+            return True
+    return False
+
+
+def _pseudonymise_deep(payload: Any, key: NikKey, depth: int = 0) -> Any:
+    if not isinstance(payload, Mapping) or depth > _NIK_DEPTH:
+        return payload
+    out = pseudonymise(payload, key)
+    for k, v in out.items():
+        if isinstance(v, Mapping):
+            out[k] = _pseudonymise_deep(v, key, depth + 1)
+    return out
+
+
+def _nik_labels(payload: object) -> set[str]:
+    """Key ids of the NIK tokens a payload holds, ``clear`` for a clear NIK."""
+    labels: set[str] = set()
+    stack: list[tuple[object, int]] = [(payload, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Mapping) or depth > _NIK_DEPTH:
+            continue
+        for k, v in node.items():
+            if k in NIK_WIRE_NAMES and v not in (None, ""):
+                labels.add(token_key_id(v) or "clear")
+            elif isinstance(v, Mapping):
+                stack.append((v, depth + 1))
+    return labels

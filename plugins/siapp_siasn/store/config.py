@@ -5,8 +5,9 @@ Connection forms understood by :func:`url_from_connection` (any object with the 
 an Airflow ``Connection``):
 
 * ``conn_type`` ``postgres``/``postgresql``: host, port, login, password, schema (= database);
-  extras become libpq options (``sslmode``, ``sslrootcert``, ...); extra ``hash_key`` is the
-  secret for keyed hashes and is not passed to libpq.
+  extras become libpq options (``sslmode``, ``sslrootcert``, ...); extras ``hash_key`` (the
+  secret for keyed hashes) and ``hash_key_previous`` (the one a rotation replaces) are not
+  passed to libpq.
 * ``conn_type`` ``sqlite``: ``host`` (or ``schema``) is the file path.
 * any type (e.g. ``generic``) with extra ``sqlalchemy_url`` (or ``url``): used as is.
 """
@@ -28,7 +29,11 @@ STORE_PATH_ENV = "SIAPP_SIASN_STORE_PATH"
 HASH_KEY_ENV = "SIAPP_SIASN_HASH_KEY"
 #: Extra of the store connection holding the secret for keyed hashes.
 HASH_KEY_EXTRA = "hash_key"
-_NON_LIBPQ_EXTRAS = frozenset({HASH_KEY_EXTRA, "sqlalchemy_url", "url"})
+#: The key a rotation replaces (extra and environment variable): tokens and keyed hashes made
+#: with it still match until the rows are rewritten under ``hash_key``.
+HASH_KEY_PREVIOUS_EXTRA = "hash_key_previous"
+HASH_KEY_PREVIOUS_ENV = "SIAPP_SIASN_HASH_KEY_PREVIOUS"
+_NON_LIBPQ_EXTRAS = frozenset({HASH_KEY_EXTRA, HASH_KEY_PREVIOUS_EXTRA, "sqlalchemy_url", "url"})
 
 
 def default_sqlite_path() -> Path:

@@ -3,6 +3,7 @@
 The record key (a NIP, a usulan id) is stored as a keyed hash (HMAC-SHA256 under the store's
 secret, so it cannot be recovered by hashing candidate NIPs) and the payload redacted. There is
 no fallback secret: a store without one raises :class:`StoreError` when it must hash a key.
+During a key rotation lookups accept hashes under the previous key too (:meth:`key_hashes`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ log = logging.getLogger(__name__)
 class QuarantineRepository(Repository):
     """``store.quarantine``: add rejected records, list them, hash their keys."""
 
-    def __init__(self, engine: Engine, hash_key: bytes | None) -> None:
+    def __init__(
+        self, engine: Engine, hash_key: bytes | None, hash_key_previous: bytes | None = None
+    ) -> None:
         super().__init__(engine)
         self._hash_key = hash_key
+        self._hash_key_previous = hash_key_previous
 
     def key_hash(self, key: str) -> str:
         """The keyed hash (HMAC-SHA256, hex) the store uses for record keys."""
@@ -44,6 +48,14 @@ class QuarantineRepository(Repository):
                 f"or the environment variable {HASH_KEY_ENV}"
             )
         return keyed_hash(key, secret=self._hash_key)
+
+    def key_hashes(self, key: str) -> list[str]:
+        """The hashes a lookup of ``key`` accepts: under the current key, then (during a
+        rotation) under the previous one, whose rows stay until retention purges them."""
+        out = [self.key_hash(key)]
+        if self._hash_key_previous:
+            out.append(keyed_hash(key, secret=self._hash_key_previous))
+        return out
 
     def add(
         self,
