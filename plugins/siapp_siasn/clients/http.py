@@ -49,7 +49,7 @@ import aiohttp
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from siapp_siasn.clients.auth import TokenAuth
+from siapp_siasn.clients.auth import TokenAuth, TokenSource
 from siapp_siasn.clients.errors import ApiError, redact
 from siapp_siasn.clients.metrics import ClientMetrics
 from siapp_siasn.clients.ratelimit import RateLimiter
@@ -577,14 +577,13 @@ class ApiClient:
         """One attempt (plus one more after a 401 that a token refresh may cure)."""
         refreshed = False
         while True:
-            used: list[Any] = []
-            headers = req.headers
-            if req.authenticate and self.auth is not None:
+            authenticate = req.authenticate and self.auth is not None
+            if authenticate:
+                assert self.auth is not None
                 # Tokens before the request's slot: a token call itself is unbounded (it
                 # takes no slot), so a refresh never waits behind requests holding slots.
-                auth_headers, used = await self.auth.headers(self, req.template)
-                headers = {**headers, **auth_headers}
-            resp = await self._send(req, headers)
+                await self.auth.headers(self, req.template)
+            resp, used = await self._send(req, authenticate)
             if (
                 resp.status == 401
                 and used
@@ -613,8 +612,11 @@ class ApiClient:
             finally:
                 self.in_flight -= 1
 
-    async def _send(self, req: Request, headers: Mapping[str, str]) -> ApiResponse:
-        """One HTTP exchange, body read in full; transport failures become :class:`ApiError`."""
+    async def _send(
+        self, req: Request, authenticate: bool
+    ) -> tuple[ApiResponse, list[tuple[TokenSource, str]]]:
+        """One HTTP exchange, body read in full; transport failures become :class:`ApiError`.
+        Returns the response and the (source, token) pairs sent."""
         if self._session is None or self._session.closed:
             await self.open()
         assert self._session is not None
@@ -623,6 +625,16 @@ class ApiClient:
         if req.query:
             params = {k: str(v) for k, v in req.query.items() if v is not None}
         async with self._slot(req.bounded):
+            headers: Mapping[str, str] = req.headers
+            used: list[tuple[TokenSource, str]] = []
+            if authenticate:
+                assert self.auth is not None
+                # Read the tokens again once the slot is ours (a cache hit unless they expired
+                # meanwhile): a token valid when the request began to queue can expire while it
+                # waits for a slot or the limiter, and would come back 401 (short lifetimes,
+                # a throttled limiter, a loaded host).
+                auth_headers, used = await self.auth.headers(self, req.template)
+                headers = {**headers, **auth_headers}
             t0 = time.perf_counter()
             try:
                 async with self._session.request(
@@ -645,7 +657,10 @@ class ApiClient:
             self.limiter.record_accepted()
         self.stats.record_response(req.method, req.template, status, elapsed_ms, len(body))
         self.stats.bytes_out += out_bytes
-        return ApiResponse(status, resp_headers, body, req.template, elapsed_ms=elapsed_ms)
+        return (
+            ApiResponse(status, resp_headers, body, req.template, elapsed_ms=elapsed_ms),
+            used,
+        )
 
     def _transport_error(self, req: Request, exc: BaseException) -> ApiError:
         """The :class:`ApiError` for an exception of the HTTP stack (counted in the metrics)."""

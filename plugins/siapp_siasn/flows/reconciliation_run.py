@@ -303,8 +303,9 @@ async def reconcile(
             complete = all(s.complete and not s.unread_usulan for s in statuses.values())
             items: dict[str, int] = {}
             if not params.dry_run:
+                # whole: a retried task's comparison replaces its killed attempt's
                 items = store.reconciliation.upsert_items(
-                    run_id, result.items, seen_at=run.now, complete=complete
+                    run_id, result.items, seen_at=run.now, complete=complete, whole=True
                 )
                 repair = await repair_items(
                     siasn,

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siapp_siasn.reports._files import staged
+
 __all__ = ["Chart", "ReportFiles", "Table", "bar_chart_png", "write_monitoring_report"]
 
 
@@ -155,10 +157,35 @@ def write_monitoring_report(
     that the section's text links to; ``summary`` lines open the page.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_paths: dict[str, Path] = {}
-    for table in tables:
-        csv_paths[table.name] = out_dir / f"{table.name}.csv"
-        _write_csv(csv_paths[table.name], table)
+    with staged() as files:
+        csv_paths: dict[str, Path] = {}
+        for table in tables:
+            csv_paths[table.name] = out_dir / f"{table.name}.csv"
+            _write_csv(files.part(csv_paths[table.name]), table)
+        html_path = out_dir / "monitoring_report.html"
+        drawn = _write_page(
+            tables,
+            charts,
+            csv_paths,
+            files.part(html_path),
+            title,
+            period_text,
+            summary,
+            generated_at,
+        )
+    return ReportFiles(html=html_path, csv=csv_paths, charts=tuple(drawn))
+
+
+def _write_page(
+    tables: Sequence[Table],
+    charts: Sequence[Chart],
+    csv_paths: Mapping[str, Path],
+    html_part: Path,
+    title: str,
+    period_text: str,
+    summary: Sequence[str],
+    generated_at: str,
+) -> list[str]:
     by_table: dict[str, list[Chart]] = {}
     for chart in charts:
         by_table.setdefault(chart.table, []).append(chart)
@@ -203,6 +230,5 @@ p.note{{color:#444;font-size:13px}}p.empty{{font-style:italic}}figure{{margin:1e
 {"".join(sections)}
 </body></html>
 """
-    html_path = out_dir / "monitoring_report.html"
-    html_path.write_text(page, encoding="utf-8")
-    return ReportFiles(html=html_path, csv=csv_paths, charts=tuple(drawn))
+    html_part.write_text(page, encoding="utf-8")
+    return drawn

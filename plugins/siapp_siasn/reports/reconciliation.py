@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from siapp_siasn.reports._files import staged
+
 __all__ = ["DIFF_COLUMNS", "ReportPaths", "category_chart_png", "write_report"]
 
 #: The columns of a difference row, the only ones a report writes.
@@ -88,10 +90,33 @@ def write_report(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out_dir / f"{name}.csv", out_dir / f"{name}.html"
+    with staged() as files:
+        _write_files(
+            differences,
+            counts,
+            files.part(csv_path),
+            files.part(html_path),
+            csv_path,
+            title=title,
+            max_rows=max_rows,
+        )
+    return ReportPaths(csv=csv_path, html=html_path)
+
+
+def _write_files(
+    differences: pd.DataFrame | Iterable[pd.DataFrame],
+    counts: Mapping[str, int],
+    csv_part: Path,
+    html_part: Path,
+    csv_path: Path,
+    *,
+    title: str,
+    max_rows: int,
+) -> None:
     cols = list(DIFF_COLUMNS)
     head: list[pd.DataFrame] = []
     kept = written = 0
-    with csv_path.open("w", encoding="utf-8", newline="") as fh:
+    with csv_part.open("w", encoding="utf-8", newline="") as fh:
         for frame in _frames(differences):
             part = frame.reindex(columns=cols)
             part.to_csv(fh, index=False, header=written == 0)
@@ -126,5 +151,4 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:12px}}td.n{{text-align:ri
 {sample}
 </body></html>
 """
-    html_path.write_text(page, encoding="utf-8")
-    return ReportPaths(csv=csv_path, html=html_path)
+    html_part.write_text(page, encoding="utf-8")

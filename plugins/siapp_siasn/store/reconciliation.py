@@ -215,6 +215,7 @@ class ReconciliationRepository(Repository):
         *,
         seen_at: dt.datetime | None = None,
         complete: bool = True,
+        whole: bool = False,
         conn: Connection | None = None,
     ) -> dict[str, int]:
         """Record the items run ``run_id`` found not ok (``(usulan_id, direction, ref,
@@ -228,6 +229,11 @@ class ReconciliationRepository(Repository):
         is resolved on the strength of a partial view. Returns the counts of this call:
         ``new`` (inserted or reopened), ``open`` (seen again), ``resolved``. A rerun with the
         same items changes nothing but ``last_seen_at``.
+
+        ``whole``: ``items`` is everything this attempt of the run found (a retried task
+        compares anew): when ``complete``, open items an earlier attempt of the same run
+        reported but this one did not are resolved too (they would otherwise stay open, and
+        be repaired again, though the document is fine now).
         """
         t = reconciliation_item
         now = _now(seen_at)
@@ -282,6 +288,23 @@ class ReconciliationRepository(Repository):
             if complete:
                 resolve = self._statement("resolve", self._resolve)
                 resolved = c.execute(resolve, {"run": run, "now": now}).rowcount
+                gone = [k for k in open_keys if k not in incoming]
+                if whole and gone:
+                    # rowcount of executemany is not reliable on every driver: count the keys
+                    # that the statement above left open (last seen by this very run)
+                    still = {
+                        ItemKey(*r)
+                        for r in c.execute(
+                            sa.select(*(t.c[k] for k in _KEY)).where(t.c.resolved_at.is_(None))
+                        )
+                    }
+                    again = [k for k in gone if k in still]
+                    if again:
+                        c.execute(
+                            self._statement("resolve_key", self._resolve_key),
+                            [{**_key_params(k), "run": run, "now": now} for k in again],
+                        )
+                        resolved += len(again)
         return {"new": len(fresh), "open": len(seen), "resolved": resolved}
 
     @staticmethod
@@ -353,6 +376,19 @@ class ReconciliationRepository(Repository):
         return (
             sa.update(t)
             .where(t.c.resolved_at.is_(None), t.c.last_seen_run != sa.bindparam("run"))
+            .values(
+                resolved_run=sa.bindparam("run", type_=t.c.resolved_run.type),
+                resolved_at=sa.bindparam("now", type_=UTCDateTime()),
+            )
+        )
+
+    @staticmethod
+    def _resolve_key() -> sa.Update:
+        """``UPDATE`` resolving one open item by its key (a retried run's stale report)."""
+        t = reconciliation_item
+        return (
+            sa.update(t)
+            .where(_key_match(), t.c.resolved_at.is_(None))
             .values(
                 resolved_run=sa.bindparam("run", type_=t.c.resolved_run.type),
                 resolved_at=sa.bindparam("now", type_=UTCDateTime()),
