@@ -27,6 +27,7 @@ State::
     state.documents        # DocumentStore: put(path, data, **meta) / get(path) / items()
     state.ext              # dict for app-specific state (e.g. state.ext["usulan"] = ...)
     state.register_truth(name, fn)   # GET /_sandbox/truth/{name} -> fn(query_params: dict)
+    # built in: GET /_sandbox/truth/issued-tokens -> every bearer token issued, per kind
 
 Responses (orjson; keys keep insertion order, so same data -> same bytes)::
 
@@ -65,7 +66,7 @@ import math
 import random
 import re
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import date
@@ -347,6 +348,9 @@ class TokenRegistry:
         self._state = state
         self._tokens: dict[str, tuple[str, float]] = {}
         self._rng = random.SystemRandom()
+        # every token ever issued, kept past expiry and revocation, so that a leak audit can
+        # look for each in what the hub wrote (``GET /_sandbox/truth/issued-tokens``)
+        self._issued: deque[tuple[str, str]] = deque(maxlen=100_000)
 
     def issue(self, kind: str, ttl_s: float | None = None) -> tuple[str, int]:
         """A new token of ``kind``; returns (token, expires_in seconds)."""
@@ -356,6 +360,7 @@ class TokenRegistry:
         tok = f"{self._rng.getrandbits(128):032x}"
         now = time.monotonic()
         self._tokens[tok] = (kind, now + ttl)
+        self._issued.append((kind, tok))
         if len(self._tokens) > 100_000:  # keep expired ones a while so "expired" is reported
             self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now - 3600}
         return tok, max(1, math.ceil(ttl))
@@ -377,6 +382,14 @@ class TokenRegistry:
     def valid(self, kind: str, token: str | None) -> bool:
         """True if ``token`` was issued for ``kind`` and has not expired."""
         return self.check(kind, token) is None
+
+    def issued(self) -> dict[str, Any]:
+        """Every token issued so far (expired and revoked ones too) per kind, and the static
+        SSO token the credentials accept."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, tok in self._issued:
+            by_kind.setdefault(kind, []).append(tok)
+        return {"issued": by_kind, "static_sso": self._state.credentials.static_sso_token}
 
     def revoke_all(self, kind: str | None = None) -> None:
         """Forget every issued token (of ``kind``)."""
@@ -545,6 +558,7 @@ class SandboxState:
         self.malformed_served: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._hooks: list[Callable[[SandboxState, int, int], None]] = []
         self._truth: dict[str, Callable[[dict[str, str]], Any]] = {}
+        self.register_truth("issued-tokens", lambda _q: self.tokens.issued())
         self.faults = faults or Faults()
 
     # faults ------------------------------------------------------------------
