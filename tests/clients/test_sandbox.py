@@ -279,7 +279,7 @@ def test_upload_then_download_checksum_and_truncation(sandbox: Any, faults: Any)
         async with SiasnClient.from_config(siasn_config(sandbox)) as c:
             refs = [r async for r in c.iter_referensi("ref-dokumen")]
             ref = refs[0]["id"]
-            up = await c.upload_dok(pdf, "pertek.pdf", ref)
+            up = await c.upload_dok(pdf, "pertek.pdf", ref, idempotency_key="t-pertek")
             assert up["slug"] == ref
             got = await c.download(up["dok_uri"], expected_sha256=hashlib.sha256(pdf).hexdigest())
             assert got == pdf
@@ -294,6 +294,27 @@ def test_upload_then_download_checksum_and_truncation(sandbox: Any, faults: Any)
 
     m = asyncio.run(main())
     assert m["errors"]["truncated_pdf"] > 0 and m["failures"] == 0
+
+
+def test_an_upload_repeated_under_its_key_is_one_document(sandbox: Any) -> None:
+    """Uploads carry an Idempotency-Key: a retry after a lost answer gets the first copy back
+    instead of leaving an orphan at SIASN; another key is another upload."""
+    pdf = b"%PDF-1.4\n% twice\n%%EOF\n"
+
+    async def main() -> tuple[dict[str, Any], ...]:
+        async with SiasnClient.from_config(siasn_config(sandbox)) as c:
+            refs = [r async for r in c.iter_referensi("ref-dokumen")]
+            ref = refs[0]["id"]
+            first = await c.upload_dok(pdf, "a.pdf", ref, idempotency_key="k-1")
+            again = await c.upload_dok(pdf, "a.pdf", ref, idempotency_key="k-1")
+            other = await c.upload_dok(pdf, "a.pdf", ref, idempotency_key="k-2")
+            with pytest.raises(ValueError, match="idempotency_key"):
+                await c.upload_dok(pdf, "a.pdf", ref, idempotency_key="")
+            return first, again, other
+
+    first, again, other = asyncio.run(main())
+    assert again["dok_id"] == first["dok_id"] and again["dok_uri"] == first["dok_uri"]
+    assert other["dok_id"] != first["dok_id"]
 
 
 def test_siapp_document_checksum_is_verified_and_corruption_retried(
@@ -402,7 +423,9 @@ def test_usulan_round_trip_status_documents_and_sk(sandbox_module_factory: Any) 
             sent = []
             for d in u["dokumen"]:
                 body, sha = await s.download_dokumen(d["id"])
-                up = await c.upload_dok(body, f"{d['id']}.pdf", d["id_ref_dokumen"])
+                up = await c.upload_dok(
+                    body, f"{d['id']}.pdf", d["id_ref_dokumen"], idempotency_key=f"t-{d['id']}"
+                )
                 sent.append(
                     {
                         "id_ref_dokumen": d["id_ref_dokumen"],
@@ -438,7 +461,12 @@ def test_usulan_round_trip_status_documents_and_sk(sandbox_module_factory: Any) 
             assert {d["sha256"] for d in held} >= {d["sha256"] for d in sent}
 
             sk = await c.upload_dok_sk_kp(
-                b"%PDF-1.4\n% SK\n%%EOF\n", "sk.pdf", mine[0]["id"], "KEP-1/2026", "10-01-2026"
+                b"%PDF-1.4\n% SK\n%%EOF\n",
+                "sk.pdf",
+                mine[0]["id"],
+                "KEP-1/2026",
+                "10-01-2026",
+                idempotency_key="t-sk",
             )
             assert sk["dok_uri"]
 

@@ -396,25 +396,41 @@ class SiasnClient(ServiceClient):
         return resp.body
 
     async def _upload(
-        self, template: str, file_bytes: bytes, filename: str, fields: Mapping[str, str]
+        self,
+        template: str,
+        file_bytes: bytes,
+        filename: str,
+        fields: Mapping[str, str],
+        idempotency_key: str,
     ) -> Any:
-        # Retried on 5xx although SIASN has no idempotency key for uploads: the worst case is
-        # an orphan copy on SIASN, and the caller only uses the dok_id it got back.
+        # SIASN's definition names no idempotency key for uploads; the hub sends one anyway
+        # (an unknown header is ignored) so that a gateway or SIASN that honours it replays
+        # the first answer instead of keeping an orphan copy when a retry follows a lost answer.
+        if not idempotency_key:
+            raise ValueError("idempotency_key is required")
         resp = await self.api.request(
             "POST",
             template,
             form=dict(fields),
             files={"file": FilePart(filename, file_bytes, "application/pdf")},
+            headers={"Idempotency-Key": idempotency_key},
             idempotent=True,
             timeout=self.download_timeout,
             sensitive=[filename],
         )
         return self.unwrap(resp)
 
-    async def upload_dok(self, file_bytes: bytes, filename: str, id_ref_dokumen: str) -> Any:
-        """Upload a document; return ``data`` (``dok_id, dok_nama, dok_uri, object, slug``)."""
+    async def upload_dok(
+        self, file_bytes: bytes, filename: str, id_ref_dokumen: str, *, idempotency_key: str
+    ) -> Any:
+        """Upload a document; return ``data`` (``dok_id, dok_nama, dok_uri, object, slug``).
+        ``idempotency_key``: the same for every attempt of one upload."""
         return await self._upload(
-            UPLOAD_DOK, file_bytes, filename, {"id_ref_dokumen": str(id_ref_dokumen)}
+            UPLOAD_DOK,
+            file_bytes,
+            filename,
+            {"id_ref_dokumen": str(id_ref_dokumen)},
+            idempotency_key,
         )
 
     async def upload_dok_sk_kp(
@@ -424,6 +440,8 @@ class SiasnClient(ServiceClient):
         id_usulan: str,
         no_sk: str,
         tgl_sk: date | str,
+        *,
+        idempotency_key: str,
     ) -> Any:
         """Upload a KP decree (SK) for a usulan; return ``data`` like :meth:`upload_dok`."""
         return await self._upload(
@@ -431,6 +449,7 @@ class SiasnClient(ServiceClient):
             file_bytes,
             filename,
             {"id_usulan": id_usulan, "no_sk": no_sk, "tgl_sk": siasn_date(tgl_sk) or ""},
+            idempotency_key,
         )
 
     # -- public-API mode (endpoints BKN publishes; no PKS) --------------------------------

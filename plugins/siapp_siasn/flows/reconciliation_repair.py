@@ -226,6 +226,9 @@ class _Repairer:
             raise _Failed(_safe(exc)) from exc
         # the same ledger row, reset: never reused while the repair is under way
         self.store.documents.upsert(doc.ref, status="pending")
+        # one upload per repair run: a retry of this run replays, a later run uploads anew
+        # (SIASN lost the earlier copy, which is why it is repaired)
+        key = f"repair:{self.run.run_id}:{doc.ref}:{sha256[:16]}"
         try:
             if row.flow == FLOW_KEPPRES:
                 body = (row.payload or {}).get("body") or {}
@@ -235,10 +238,14 @@ class _Repairer:
                     usulan_id,
                     str(body.get("no_keppres") or ""),
                     str(body.get("tgl_keppres") or ""),
+                    idempotency_key=key,
                 )
             else:
                 answer = await self.siasn.upload_dok(
-                    data, f"{doc.ref}.pdf", str(announced.get("id_ref_dokumen") or "")
+                    data,
+                    f"{doc.ref}.pdf",
+                    str(announced.get("id_ref_dokumen") or ""),
+                    idempotency_key=key,
                 )
         except ApiError as exc:
             self.store.documents.mark_failed(doc.ref, error=_safe(exc), status="failed")

@@ -447,11 +447,15 @@ class _Pusher:
                     )
             raise
         filename = f"{doc_id}.pdf"
+        # every attempt at this content of this document is one upload
+        key = f"dok:{usulan_id}:{doc_id}:{sha256[:16]}"
         if sk is None:
-            answer = await self.siasn.upload_dok(data, filename, str(doc["id_ref_dokumen"]))
+            answer = await self.siasn.upload_dok(
+                data, filename, str(doc["id_ref_dokumen"]), idempotency_key=key
+            )
         else:
             answer = await self.siasn.upload_dok_sk_kp(
-                data, filename, sk["id_usulan"], sk["no_sk"], sk["tgl_sk"]
+                data, filename, sk["id_usulan"], sk["no_sk"], sk["tgl_sk"], idempotency_key=key
             )
         if not isinstance(answer, Mapping) or not answer.get("dok_id") or not answer.get("dok_uri"):
             raise UnexpectedAnswerError("upload answered without dok_id / dok_uri")
