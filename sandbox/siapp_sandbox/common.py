@@ -246,6 +246,12 @@ class Faults(BaseModel):
     keppres_withhold: list[str] = Field(default_factory=list, max_length=10_000)
     #: documents to damage now, per kind (events, not rates: see :mod:`.doc_faults`)
     document_faults: DocFaultSpec = Field(default_factory=DocFaultSpec)
+    #: the first ``hang_first`` requests of each route template (per app) are processed, then
+    #: held ``hang_ms`` before the answer is sent: a client timeout after the server acted (a
+    #: POST is stored, so its retry must be an Idempotency-Key replay); counted per route, so
+    #: deterministic whatever the concurrency
+    hang_ms: float = Field(default=0.0, ge=0.0, le=60_000)
+    hang_first: int = Field(default=0, ge=0, le=1_000_000)
     seed: int = 0
 
     @field_validator("schema_drift", mode="before")
@@ -575,6 +581,8 @@ class SandboxState:
         )
         inject_document_faults(self, value.document_faults, value.seed)
         self.buckets: dict[str, _Bucket] = {}
+        #: requests seen per (app, route template) while ``hang_first`` is set
+        self.hang_seen: dict[tuple[str, str], int] = defaultdict(int)
 
     def bucket(self, app_name: str) -> _Bucket | None:
         """The rate-limit token bucket of one app (port), or None without a limit."""
@@ -882,6 +890,28 @@ class SandboxMiddleware:
                 )
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        st = self.state
+        f = st.faults
+        if f.hang_ms and f.hang_first:
+            key = (self.name, _route_template(self.fastapi_app, scope))
+            st.hang_seen[key] += 1
+            if st.hang_seen[key] <= f.hang_first:
+                # hold the whole answer outside the idempotency lock: a retry meanwhile is
+                # served (replayed) at once instead of waiting behind the held request
+                held: list[Message] = []
+
+                async def hold(msg: Message) -> None:
+                    held.append(msg)
+
+                await self._api_faults(scope, receive, hold)
+                st.stats.faults["hang"] += 1
+                await asyncio.sleep(f.hang_ms / 1000.0)
+                for msg in held:
+                    await send(msg)
+                return
+        await self._api_faults(scope, receive, send)
+
+    async def _api_faults(self, scope: Scope, receive: Receive, send: Send) -> None:
         st = self.state
         f = st.faults
         rng = st.fault_rng

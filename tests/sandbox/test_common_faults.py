@@ -106,6 +106,36 @@ def test_latency_and_jitter(sb: RunningSandbox, c: httpx.Client, nips: list[str]
     assert max(times) - min(times) > 0.005, "jitter varies the delay"
 
 
+def test_hang_first_holds_the_first_answers_of_each_route_after_acting(
+    sb: RunningSandbox, c: httpx.Client, nips: list[str]
+) -> None:
+    """``hang_first`` requests per route template are processed, then held ``hang_ms``: the
+    client times out, a retry gets the answer at once, and a held POST was stored first (its
+    retry under the same Idempotency-Key is a replay, not a second receipt)."""
+    sb.set_faults({"hang_ms": 3000, "hang_first": 1})
+    sb.reset_stats()
+    quick = httpx.Timeout(0.5)
+    with pytest.raises(httpx.ReadTimeout):
+        c.get(UTAMA.format(nips[0]), timeout=quick)
+    # the same template is held once only, whatever the path parameter
+    assert c.get(UTAMA.format(nips[1]), timeout=quick).status_code == 200
+    assert c.get(UTAMA.format(nips[0]), timeout=quick).status_code == 200
+    pic = {"id_pic_siapp": "pic-hang-1", "nip": nips[0], "instansi_id": "i-1", "aksi": "GRANT"}
+    idem = {"Idempotency-Key": "hang-test-pic-1"}
+    with pytest.raises(httpx.ReadTimeout):
+        c.post("/apisiasn/1.0/siapp/pic", json=pic, headers=idem, timeout=quick)
+    retry = c.post("/apisiasn/1.0/siapp/pic", json=pic, headers=idem, timeout=quick)
+    assert retry.headers.get("idempotent-replayed") == "true"
+    [entry] = [e for e in sb.received("siapp.pic") if e["idempotency_key"] == idem["Idempotency-Key"]]
+    assert entry["replays"] == 1
+    assert sb.stats()["faults"]["hang"] == 2
+    # control routes are never held; new faults start the count again
+    assert c.get("/_sandbox/clock", timeout=quick).status_code == 200
+    sb.set_faults({"hang_ms": 3000, "hang_first": 1})
+    with pytest.raises(httpx.ReadTimeout):
+        c.get(UTAMA.format(nips[2]), timeout=quick)
+
+
 def test_malformed_records_are_stable_and_reported(
     sb: RunningSandbox, c: httpx.Client, nips: list[str]
 ) -> None:

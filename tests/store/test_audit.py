@@ -12,6 +12,19 @@ from siapp_siasn.store import QuarantineItem, Store, keyed_hash
 from .conftest import HASH_KEY, make_row
 
 
+def test_keyless_records_of_one_run_stay_apart(store: Store) -> None:
+    """Records without a key are keyed by content: two garbled rows are two rows (counted),
+    the same garbled row twice (a retried task, a duplicated page) is one."""
+    garbled = [
+        QuarantineItem("F1", "enumeration", "", "malformed_row", {"nipBaru": None, "x": 1}),
+        QuarantineItem("F1", "enumeration", "", "malformed_row", {"nipBaru": None, "x": 2}),
+        QuarantineItem("F1", "enumeration", "", "malformed_row", "<html>"),
+    ]
+    assert store.quarantine.add([*garbled, garbled[0]], run_id="r") == 3
+    assert store.quarantine.add(garbled, run_id="r") == 0
+    assert len({q["key_hash"] for q in store.quarantine.list(run_id="r")}) == 3
+
+
 def test_quarantine_round_trip(store: Store) -> None:
     row = make_row(1)
     raw = {

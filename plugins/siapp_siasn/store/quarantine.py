@@ -24,10 +24,19 @@ from siapp_siasn.store.errors import StoreError
 from siapp_siasn.store.records import QuarantineItem
 from siapp_siasn.store.tables import quarantine
 from siapp_siasn.store.types import utcnow
+from siapp_siasn.utils import canonical_json
 
 __all__ = ["QuarantineRepository"]
 
 log = logging.getLogger(__name__)
+
+
+def _content_key(payload: Any) -> str:
+    """The key of a keyless record: its content (hashed like any key; never stored)."""
+    try:
+        return "content:" + canonical_json(payload)
+    except (TypeError, ValueError):  # orjson refuses it: nesting, odd types
+        return "content:" + repr(payload)
 
 
 class QuarantineRepository(Repository):
@@ -66,8 +75,10 @@ class QuarantineRepository(Repository):
     ) -> int:
         """Store rejected records: key as keyed hash, payload redacted.
 
-        Idempotent per run: the same (run, flow, kind, key, reason) is stored once. Returns
-        the number of rows newly stored.
+        Idempotent per run: the same (run, flow, kind, key, reason) is stored once. A record
+        without a key (a garbled row, a page that did not parse) is keyed by its content, so
+        different keyless records of one run stay different rows. Returns the number of rows
+        newly stored.
         """
         now = utcnow()
         rows: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -82,7 +93,7 @@ class QuarantineRepository(Repository):
             row = {
                 "flow": item.flow,
                 "entity_kind": item.entity_kind,
-                "key_hash": self.key_hash(item.key),
+                "key_hash": self.key_hash(item.key or _content_key(payload)),
                 "reason": item.reason[:255],
                 "detail": item.detail,
                 "payload": safe,
