@@ -142,6 +142,8 @@ def test_killed_pull_resumes_from_its_checkpoint(
     assert view.active == truth_nips
     assert mismatches(view, fetch_truth(sb, truth_nips)) == {}
     assert all(len(h) == 1 for h in view.history.values())
+    # nothing bad was injected: neither attempt quarantined anything
+    assert record["counts"]["quarantined"] == 0 and store.quarantine.list() == []
 
     # ---- rerunning the finished pull changes nothing -------------------------------------
     sb.set_faults({})

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from siapp_siasn.clients.errors import ApiError
+from siapp_siasn.flows.usulan_push import dead_letter_failure
 from siapp_siasn.flows.usulan_rules import (
     FLOW_PIC,
     FLOW_USULAN,
@@ -25,6 +26,7 @@ from siapp_siasn.flows.usulan_rules import (
     idempotency_key,
     version_hash,
 )
+from siapp_siasn.models.redact import keyed_hash
 from siapp_siasn.store import OutboxItem, Store
 from tests.flows._truth import audit_quarantine, fetch_truth
 from tests.flows._usulan import WORLD, Hub, per_version
@@ -134,6 +136,10 @@ def test_a_push_killed_after_the_post_delivers_once_on_rerun(
     assert len(status_rx) == len(statuses)
     assert sorted(e["replays"] for e in status_rx) == [0] * (len(statuses) - 1) + [1]
     assert {r.status for r in store.outbox.list(flow="status-usulan")} == {"sent"}
+    # nothing dead-lettered, nothing failed, and the quarantine is exactly the bad input
+    assert store.outbox.list(status="dead") == []
+    assert all(r.counts.dead == r.counts.failed == 0 for r in hub.lineage)
+    _assert_quarantine_is_the_out_of_scope_usulan(hub)
 
 
 def _assert_quarantine_keeps_nothing_personal(hub: Hub) -> int:
@@ -147,6 +153,15 @@ def _assert_quarantine_keeps_nothing_personal(hub: Hub) -> int:
     assert rows, "the run must have quarantined some usulan (out of scope)"
     assert (audit.traced, audit.untraced, audit.leaks) == (len(rows), 0, [])
     return len(rows)
+
+
+def _assert_quarantine_is_the_out_of_scope_usulan(hub: Hub) -> None:
+    """The quarantine holds exactly the usulan the sandbox's truth calls out of scope (keyed
+    by the HMAC of their ids under the store's key): no fault added or hid one."""
+    truth = hub.sb.truth("usulan")["usulan"]
+    expected = {keyed_hash(u["id"], secret=HASH_KEY) for u in truth if not u["in_scope"]}
+    rows = hub.store.quarantine.list(limit=100_000)
+    assert {r["key_hash"] for r in rows} == expected
 
 
 def _post_answers(stats: dict[str, Any], kind: str) -> Counter[str]:
@@ -284,6 +299,16 @@ def test_storms_and_corrupt_documents_deliver_everything_but_the_poison(
         e["payload"]["id_pic_siapp"] != "poison-pic" for e in sb.received("siapp.pic")
     )
     assert "poison-usulan" not in {e["payload"]["id_usulan_siapp"] for e in usulan_rx}
+    # the outcome: the push runs that dead-lettered the poison are the ones the DAG's gate
+    # (max_dead_letters, default 0) fails, and they counted exactly the two poison items
+    assert sum(r.counts.dead for r in hub.lineage) == 2
+    gated = [
+        r
+        for r in hub.lineage
+        if dead_letter_failure(r.counts.dead, 0, sent=r.counts.sent, deferred=r.counts.deferred)
+    ]
+    assert 1 <= len(gated) <= 2
+    _assert_quarantine_is_the_out_of_scope_usulan(hub)
 
     # ---- no corrupt byte ever left the hub ---------------------------------------------------
     docs = sb.truth("documents")
