@@ -416,8 +416,12 @@ def test_collect_with_hostile_usulan_refuses_or_quarantines_never_echoes(
         else:
             outcomes["quarantined"] += 1
     assert sum(outcomes.values()) == len(planted)
-    # rows that are not objects have no key: quarantined under the empty key
-    assert store.quarantine.key_hash("") in by_key
+    # rows that are not objects have no key: each is keyed by its content, so they stay
+    # apart instead of merging into one row under the empty key
+    planted_hashes = {store.quarantine.key_hash(usulan_id) for usulan_id, _, _ in planted}
+    keyless = [r for r in quarantine if r["key_hash"] not in planted_hashes]
+    assert 1 < len(keyless) <= len(odd)
+    assert store.quarantine.key_hash("") not in by_key
     for _usulan_id, h, target in planted:
         assert_not_echoed(
             h.value, caplog.text, record.model_dump_json(), where=f"{h.label} ({target}) logs"

@@ -31,12 +31,13 @@ __all__ = ["QuarantineRepository"]
 log = logging.getLogger(__name__)
 
 
-def _content_key(payload: Any) -> str:
-    """The key of a keyless record: its content (hashed like any key; never stored)."""
+def _content_key(payload: Any, redacted: Any) -> str:
+    """The key of a keyless record: its content (hashed like any key; never stored). Content
+    orjson refuses (hostile nesting, odd types) is keyed by its redacted form, which is bounded."""
     try:
         return "content:" + canonical_json(payload)
-    except (TypeError, ValueError):  # orjson refuses it: nesting, odd types
-        return "content:" + repr(payload)
+    except (TypeError, ValueError, RecursionError):
+        return "redacted:" + canonical_json(redacted)
 
 
 class QuarantineRepository(Repository):
@@ -93,7 +94,7 @@ class QuarantineRepository(Repository):
             row = {
                 "flow": item.flow,
                 "entity_kind": item.entity_kind,
-                "key_hash": self.key_hash(item.key or _content_key(payload)),
+                "key_hash": self.key_hash(item.key or _content_key(payload, safe)),
                 "reason": item.reason[:255],
                 "detail": item.detail,
                 "payload": safe,
