@@ -103,6 +103,7 @@ within one schedule interval).
 | `backoff_base_s` | wait after the first failed attempt (doubles each time, with jitter) |
 | `backoff_max_s` | the longest wait between two attempts |
 | `max_dead_letters` | items a push task may dead-letter in one run before it fails (0: none) |
+| `max_drifted` | usulan the collect may quarantine for drift (absent fields) before it fails |
 
 **Lineage** (XCom `return_value`, table `lineage`, the Asset event): title, flow, run, window,
 counts under the task's own names (collect: `read`, `enqueued`, `known`, `refused`,
@@ -181,9 +182,19 @@ with DAG(
             "more fails the task (after its lineage is stored) and the run. 0: any dead letter "
             "fails it.",
         ),
+        "max_drifted": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Usulan the collect may quarantine in one run because SIAPP NV sent "
+            "them without a contract field (drift; they are read again next run); one more "
+            "fails the collect, naming the absent fields. 0: any drift fails it.",
+        ),
     },
 ) as dag:
-    collect = SiappCollectOperator(task_id="collect", inlets=[ASN_ASSET])
+    collect = SiappCollectOperator(
+        task_id="collect", inlets=[ASN_ASSET], max_drifted="{{ params.max_drifted }}"
+    )
     push_siasn = OutboxPushOperator(
         task_id="push_siasn", target="siasn", outlets=[USULAN_ASSET], **PUSH_PARAMS
     )

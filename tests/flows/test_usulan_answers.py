@@ -252,7 +252,10 @@ def test_a_held_usulan_is_refused_for_what_the_mirror_then_says(
         "jenis": "KP",
         "kategori_jabatan": "JPT_MADYA",
         "nip": nip,
+        "instansi_id": None,  # SIAPP NV sends every contract field, null when empty
         "golongan_baru_id": "44",
+        "tmt": None,
+        "jenis_kp": None,
         "dokumen": [
             {"id": "d-1", "jenis": "SURAT", "id_ref_dokumen": "876", "sha256": "a" * 64, "size": 1}
         ],

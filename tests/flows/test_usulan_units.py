@@ -347,7 +347,10 @@ class _FakeSide:
         self.loop_threads.add(threading.get_ident())
         return b"%PDF-1.4 one", SHA
 
-    async def upload_dok(self, data: bytes, filename: str, id_ref_dokumen: str) -> dict[str, str]:
+    async def upload_dok(
+        self, data: bytes, filename: str, id_ref_dokumen: str, *, idempotency_key: str
+    ) -> dict[str, str]:
+        assert idempotency_key  # every upload carries one
         await asyncio.sleep(0)
         return {"dok_id": "1" * 32, "dok_uri": "peremajaan/usulan/x.pdf"}
 

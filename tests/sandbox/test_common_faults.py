@@ -126,7 +126,9 @@ def test_hang_first_holds_the_first_answers_of_each_route_after_acting(
         c.post("/apisiasn/1.0/siapp/pic", json=pic, headers=idem, timeout=quick)
     retry = c.post("/apisiasn/1.0/siapp/pic", json=pic, headers=idem, timeout=quick)
     assert retry.headers.get("idempotent-replayed") == "true"
-    [entry] = [e for e in sb.received("siapp.pic") if e["idempotency_key"] == idem["Idempotency-Key"]]
+    [entry] = [
+        e for e in sb.received("siapp.pic") if e["idempotency_key"] == idem["Idempotency-Key"]
+    ]
     assert entry["replays"] == 1
     assert sb.stats()["faults"]["hang"] == 2
     # control routes are never held; new faults start the count again

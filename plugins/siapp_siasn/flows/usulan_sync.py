@@ -134,6 +134,8 @@ class CollectResult:
     waiting: int = 0
     #: held usulan released this run (their employee is now in the mirror and in scope)
     released: int = 0
+    #: usulan quarantined as ``missing_fields`` (contract drift), read again next run
+    drifted: int = 0
     skipped: str | None = None
 
 
@@ -200,6 +202,8 @@ class _Collector:
         self._asn: dict[str, dict[str, Any] | None] = {}
         self._quarantined: dict[str, bool] = {}
         self._ref_salinan: str | None = None
+        #: contract fields found absent (drift), names only
+        self.absent: set[str] = set()
 
     def keppres_payload(self, k: SiappKeppres) -> dict[str, Any]:
         """F7 payload; the Keppres copy's ref-dokumen id is read once from the store's table."""
@@ -258,6 +262,7 @@ class _Collector:
             res.quarantined += 1
         if resource == "usulan":
             self.recheck_waiting(work, res)
+        drift_from: datetime | None = None
         for raw in rows:
             ts = _parse_ts(raw.get("updated_at"))
             if ts is not None and (newest is None or ts > newest):
@@ -271,11 +276,26 @@ class _Collector:
                 self.quarantine(work, resource, key, "invalid", error or "", raw)
                 res.quarantined += 1
                 continue
+            if resource == "usulan" and (missing := model.missing_fields()):
+                # absent is not null: sent on, SIASN would get a null where SIAPP NV holds a
+                # value. Quarantined, and the watermark held at it so the next run reads it
+                # again (once the drift is fixed it is delivered, nothing lost)
+                self.quarantine(work, resource, model.id, "missing_fields", ", ".join(missing), raw)
+                self.absent.update(missing)
+                res.quarantined += 1
+                res.drifted += 1
+                if drift_from is None or model.updated_at < drift_from:
+                    drift_from = model.updated_at
+                continue
             res.valid += 1
             if resource == "usulan":
                 self.usulan(work, model, raw, res)
             else:
                 self.follow_up(work, resource, model, raw, res, self.build(resource))
+        if drift_from is not None and newest is not None:
+            # ``updated_since`` is inclusive: the drifted row is listed again, the rows after
+            # it too (known by their Idempotency-Keys, not enqueued twice)
+            newest = min(newest, drift_from)
         return work, newest
 
     def usulan(self, work: _Work, u: SiappUsulan, raw: dict[str, Any], res: CollectResult) -> None:
@@ -505,8 +525,13 @@ async def collect_siapp(
     *,
     resources: Sequence[str] = RESOURCES,
     page_size: int = 500,
+    max_drifted: int = 0,
 ) -> LineageRecord:
-    """Collect what SIAPP NV changed since the watermarks into the outbox (F5-F8 in)."""
+    """Collect what SIAPP NV changed since the watermarks into the outbox (F5-F8 in).
+
+    More than ``max_drifted`` usulan missing a contract field (quarantined as
+    ``missing_fields``, read again next run) fail the record's quality gate, naming the fields.
+    """
     unknown = sorted(set(resources) - set(RESOURCES))
     if unknown:
         raise FlowConfigError(f"unknown SIAPP NV resources {unknown}; known: {list(RESOURCES)}")
@@ -584,6 +609,16 @@ async def collect_siapp(
         if waiting:
             record.extra["waiting_hint"] = WAITING_HINT
             log.warning("collect: %d usulan wait for quarantined ASN records", waiting)
+        drifted = int(per_resource.get("usulan", {}).get("drifted", 0))
+        if drifted:
+            record.extra["drifted"] = drifted
+            record.extra["absent_fields"] = sorted(collector.absent)
+        if drifted > max_drifted:
+            record.failures.append(
+                f"quality gate failed: {drifted} usulan quarantined for drift (contract fields "
+                f"absent: {', '.join(sorted(collector.absent))}) > max_drifted {max_drifted}; "
+                "held, read again next run"
+            )
         return record
 
 

@@ -91,6 +91,18 @@ class SiappUsulan(SiappModel):
     status: EnumCode = None
     dokumen: list[SiappDokumen] = Field(default_factory=list, max_length=100)
 
+    #: optional contract fields the hub forwards to SIASN: absent is not null (SIAPP NV always
+    #: sends them, null when empty), so a missing one is drift, never a null to pass on
+    FORWARDED: ClassVar[tuple[str, ...]] = ("instansi_id", "golongan_baru_id", "tmt", "jenis_kp")
+
+    def missing_fields(self) -> list[str]:
+        """Wire names of forwarded contract fields absent from the input, documents' fields
+        as ``dokumen[].<name>``, sorted (names only, never values)."""
+        out = {f for f in self.FORWARDED if f not in self.model_fields_set}
+        for d in self.dokumen:
+            out.update(f"dokumen[].{f}" for f in d.absent_fields())
+        return sorted(out)
+
     def scope_violation(self) -> str | None:
         """Why the agreement does not cover this usulan (a code), or None when it does.
 

@@ -24,18 +24,34 @@ class SiappCollectOperator(HubOperator):
     """F5-F8 in: what SIAPP NV changed since the watermarks, scope-checked, into the outbox.
 
     :param resources: the SIAPP NV resources to collect (default: all, usulan first).
+    :param max_drifted: usulan quarantined for absent contract fields (drift) the run
+        tolerates; one more fails the task after its lineage is stored (templated).
     """
 
     ui_color = "#e3def7"
+    template_fields: Sequence[str] = ("max_drifted",)
 
-    def __init__(self, *, resources: Sequence[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        resources: Sequence[str] | None = None,
+        max_drifted: int | str = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.resources = list(resources) if resources else None
+        self.max_drifted = max_drifted
 
     def run_flow(self, store: Store, run: RunContext, context: Context) -> Awaitable[LineageRecord]:
         from siapp_siasn.flows.usulan_sync import RESOURCES, collect_siapp
 
-        return collect_siapp(self.siapp_client(), store, run, resources=self.resources or RESOURCES)
+        return collect_siapp(
+            self.siapp_client(),
+            store,
+            run,
+            resources=self.resources or RESOURCES,
+            max_drifted=int(self.max_drifted),
+        )
 
 
 class SiasnStatusBackOperator(HubOperator):
