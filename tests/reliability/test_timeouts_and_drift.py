@@ -34,6 +34,7 @@ from tests.reliability.test_sync_faults import (
     _client_metrics,
     _reconcile,
     assert_documents_ok,
+    assert_usulan_truth,
 )
 
 pytestmark = pytest.mark.integration
@@ -71,45 +72,6 @@ def _timeouts_met(records: list[LineageRecord]) -> Counter[str]:
     return met
 
 
-def _assert_usulan_delivered(hub: Hub, held_posts: int) -> None:
-    """Nothing lost, nothing twice (each of the ``held_posts`` POSTs replayed once, under its
-    own kind, no other), exactly the out-of-scope usulan quarantined, no dead letter, every
-    run green."""
-    sb, store = hub.sb, hub.store
-    assert [(r.task_id, r.failures) for r in hub.lineage if r.failures] == []
-    truth = sb.truth("usulan")["usulan"]
-    in_scope = [u for u in truth if u["in_scope"]]
-    out_of_scope = [u for u in truth if not u["in_scope"]]
-    assert len(in_scope) >= 5
-    received = sb.received("siapp.usulan")
-    expected = {(u["id"], v["version"]) for u in in_scope for v in u["versions"]}
-    assert per_version(received) == dict.fromkeys(expected, 1)
-    assert all(v["delivered_matches"] for u in in_scope for v in u["versions"])
-    docs = {d["id"]: d["sha256"] for u in in_scope for v in u["versions"] for d in v["dokumen"]}
-    uploads = sb.received("upload-dok")
-    assert len(uploads) == len(docs)
-    assert Counter(e["payload"]["sha256"] for e in uploads) == Counter(docs.values())
-    everything = sb.received()
-    replayed = [e["kind"] for e in everything if e["replays"]]
-    assert Counter(e["replays"] for e in everything) == {
-        0: len(everything) - held_posts,
-        1: held_posts,
-    }
-    assert len(set(replayed)) == len(replayed) == held_posts  # one per held route
-    messages = [e for e in everything if not e["kind"].startswith("upload-")]
-    assert Counter(e["idempotency_key"] for e in messages) == Counter(
-        r.idempotency_key for r in store.outbox.list(status="sent")
-    )
-    leftover = {f: s for f, s in store.outbox.stats().items() if set(s) - {"sent", "rejected"}}
-    assert leftover == {}, leftover
-    assert store.outbox.list(status="dead") == []
-    rows = store.quarantine.list(limit=100_000)
-    refused = {
-        hmac.new(HASH_KEY, u["id"].encode(), hashlib.sha256).hexdigest() for u in out_of_scope
-    }
-    assert Counter(r["key_hash"] for r in rows) == dict.fromkeys(refused, 1)
-
-
 def test_usulan_sync_timeouts_retried_and_held_posts_replayed_once(
     sandbox_factory: Any, store_factory: StoreFactory
 ) -> None:
@@ -142,7 +104,7 @@ def test_usulan_sync_timeouts_retried_and_held_posts_replayed_once(
         replays[e["kind"]] += e["replays"]
     assert sum(replays.values()) == len(held_posts) == stats["faults"]["idempotent_replay"]
     assert replays["siapp.usulan"] == 1 and replays["upload-dok"] == 1
-    _assert_usulan_delivered(hub, len(held_posts))
+    assert_usulan_truth(hub, held_posts=len(held_posts))
 
 
 def test_reconciliation_timeouts_retried_repairs_replayed_and_every_document_ok(
