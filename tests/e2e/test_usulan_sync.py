@@ -147,6 +147,7 @@ def test_usulan_sync_is_wired_as_documented(tmp_path: Path) -> None:
         "concurrency",
         "max_attempts",
         "max_dead_letters",
+        "max_drifted",
         "push_limit",
     ]
     assert dag["doc_md"] > 1000

@@ -76,7 +76,8 @@ def test_a_failed_task_fails_the_run_through_the_verdict(wiring: dict) -> None:
 
 def test_thresholds_are_params_templated_into_the_tasks(wiring: dict) -> None:
     usulan, recon = wiring["usulan_sync"], wiring["dokumen_reconciliation"]
-    assert usulan["params"]["max_dead_letters"] == 0
+    assert usulan["params"]["max_dead_letters"] == usulan["params"]["max_drifted"] == 0
+    assert usulan["templated"]["collect"] == ["max_drifted"]
     assert (
         usulan["templated"]["push_siasn"]
         == usulan["templated"]["push_siapp"]
